@@ -31,6 +31,11 @@ export interface GradientArgs<A = Record<string, unknown>> {
   readonly attrs: A;
   /** One gradient per output, shaped like that output. */
   readonly gradOutputs: readonly Tensor[];
+  /**
+   * Which inputs need a gradient: a gradient function may return null for the others and skip
+   * their cost (a frozen weight under LoRA, say).
+   */
+  readonly needsGrad: readonly boolean[];
 }
 
 /**

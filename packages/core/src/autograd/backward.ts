@@ -91,6 +91,7 @@ function propagate(
           outputs: node.outputs,
           attrs: node.attrs as Record<string, unknown>,
           gradOutputs,
+          needsGrad: node.inputs.map((i) => i.requiresGrad),
         });
         node.inputs.forEach((input, i) => {
           const g = inputGrads[i];
@@ -143,8 +144,14 @@ export function backward(root: Tensor, options: BackwardOptions = {}): void {
     leafGrads.set(leaf, previous ? keep(add(previous, g)) : owned(g));
     previous?.dispose();
   };
-  propagate([root], [seed], options.retainGraph ?? false, onLeaf, () => {});
-  if (seed !== options.gradient) seed.dispose();
+  try {
+    propagate([root], [seed], options.retainGraph ?? false, onLeaf, () => {});
+  } catch (error) {
+    for (const g of leafGrads.values()) g.dispose();
+    throw error;
+  } finally {
+    if (seed !== options.gradient) seed.dispose();
+  }
   for (const [leaf, g] of leafGrads) {
     const total = leaf.grad ? add(leaf.grad, g) : g;
     if (total !== g) {
@@ -188,28 +195,33 @@ export function grad(outputs: Tensor | readonly Tensor[], inputs: readonly Tenso
       previous?.dispose();
     }
   };
-  propagate(
-    roots,
-    seeds,
-    options.retainGraph ?? false,
-    (leaf, g) => record(leaf, g),
-    (node, grads) => {
-      for (const [index, g] of grads) record(`${node.id}:${index}`, g);
-    },
-  );
-  // Gradients of intermediate tensors that are also roots never reach a node: seed them directly.
-  const result = inputs.map((t, i) => {
-    const g = found.get(i);
-    if (g) return g;
-    const rootIndex = roots.indexOf(t);
-    if (rootIndex >= 0) return owned(seeds[rootIndex]!);
-    if (options.allowUnused) return null;
-    throw new SlimlmError('AUTOGRAD', `grad: input ${i} ${formatShape(t.shape)} is not used by the outputs (pass allowUnused: true)`);
-  });
-  seeds.forEach((s, i) => {
-    if (s !== options.gradOutputs?.[i]) s.dispose();
-  });
-  return result;
+  try {
+    propagate(
+      roots,
+      seeds,
+      options.retainGraph ?? false,
+      (leaf, g) => record(leaf, g),
+      (node, grads) => {
+        for (const [index, g] of grads) record(`${node.id}:${index}`, g);
+      },
+    );
+    // An input that is itself an output gets that output's seed: no node leads to it.
+    return inputs.map((t, i) => {
+      const g = found.get(i);
+      if (g) return g;
+      const rootIndex = roots.indexOf(t);
+      if (rootIndex >= 0) return owned(seeds[rootIndex]!);
+      if (options.allowUnused) return null;
+      throw new SlimlmError('AUTOGRAD', `grad: input ${i} ${formatShape(t.shape)} is not used by the outputs (pass allowUnused: true)`);
+    });
+  } catch (error) {
+    for (const g of found.values()) g.dispose();
+    throw error;
+  } finally {
+    seeds.forEach((s, i) => {
+      if (s !== options.gradOutputs?.[i]) s.dispose();
+    });
+  }
 }
 
 setBackwardHook(backward);

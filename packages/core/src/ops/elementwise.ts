@@ -1,6 +1,6 @@
 import { type DType, isFloatDType } from '../dtype';
 import { runKernel1 } from '../engine';
-import { SlimlmError } from '../errors';
+import { SlimlmError, invalidArgument } from '../errors';
 import { broadcastShapes, shapesEqual } from '../shape';
 import type { Tensor } from '../tensor';
 import { full } from './creation';
@@ -37,6 +37,10 @@ export function elementwise(
   try {
     const tensors = operands.map((o) => {
       if (typeof o !== 'number') return o;
+      // A fraction against an integer tensor would silently truncate (less(i, 2.5) testing < 2).
+      if (!isFloatDType(like.dtype) && !Number.isInteger(o)) {
+        throw invalidArgument(op, `${o} is not a ${like.dtype} value; cast the tensor to a float dtype first`);
+      }
       const scalar = full([], o, { dtype: like.dtype, backend: like.backend });
       temporaries.push(scalar);
       return scalar;
@@ -58,9 +62,10 @@ export function elementwise(
   }
 }
 
-function binary(op: string, a: TensorLike, b: TensorLike, float = false): Tensor {
+/** A binary elementwise op on operands of one dtype. */
+export function binary(op: string, a: TensorLike, b: TensorLike, options: { float?: boolean; outDType?: DType } = {}): Tensor {
   if (typeof a !== 'number' && typeof b !== 'number') assertSameDType(op, a, b);
-  return elementwise(op, [a, b], { float });
+  return elementwise(op, [a, b], options);
 }
 
 export function add(a: TensorLike, b: TensorLike): Tensor {
@@ -77,7 +82,7 @@ export function mul(a: TensorLike, b: TensorLike): Tensor {
 
 /** True division; float tensors only. */
 export function div(a: TensorLike, b: TensorLike): Tensor {
-  return binary('div', a, b, true);
+  return binary('div', a, b, { float: true });
 }
 
 /** A unary elementwise op; `float` ops refuse integer tensors. */

@@ -9,7 +9,11 @@ import { readValues, writeValues } from '../strided';
  * Groups `x`'s elements by output position for a reduction over `axes`: calls `visit(out, value)`
  * for every element in row-major order. Shared by every reduction kernel.
  */
-export function forEachReduced(x: Tensor, axes: readonly number[], visit: (out: number, value: number) => void): void {
+export function forEachReduced(
+  x: Tensor,
+  axes: readonly number[],
+  visit: (out: number, value: number) => void,
+): void {
   const values = readValues(x);
   const kept = x.shape.map((d, i) => (axes.includes(i) ? 1 : d));
   const keptStrides = contiguousStrides(kept);
@@ -26,14 +30,86 @@ export function forEachReduced(x: Tensor, axes: readonly number[], visit: (out: 
   }
 }
 
+/** Per-output accumulators, folded over each group and written to the output. */
+function registerFold(
+  op: string,
+  initial: number,
+  fold: (accumulator: number, value: number) => number,
+): void {
+  registerKernel<ReduceAttrs>({
+    op,
+    backend: REFERENCE,
+    fn: ({ inputs: [x], outputs: [out], attrs }) => {
+      const accumulators = new Float64Array(out!.size).fill(initial);
+      forEachReduced(x!, attrs.axes, (o, v) => {
+        accumulators[o] = fold(accumulators[o]!, v);
+      });
+      writeValues(out!, accumulators);
+    },
+  });
+}
+
+// NaN wins both comparisons, so a NaN anywhere in a group makes its max and min NaN.
+const larger = (a: number, b: number) => (Number.isNaN(b) || b > a ? b : a);
+const smaller = (a: number, b: number) => (Number.isNaN(b) || b < a ? b : a);
+
+registerFold('sum', 0, (a, v) => a + v);
+registerFold('max', Number.NEGATIVE_INFINITY, larger);
+registerFold('min', Number.POSITIVE_INFINITY, smaller);
+
 registerKernel<ReduceAttrs>({
-  op: 'sum',
+  op: 'mean',
   backend: REFERENCE,
   fn: ({ inputs: [x], outputs: [out], attrs }) => {
     const totals = new Float64Array(out!.size);
     forEachReduced(x!, attrs.axes, (o, v) => {
       totals[o]! += v;
     });
-    writeValues(out!, totals);
+    const count = attrs.axes.reduce((n, a) => n * x!.shape[a]!, 1);
+    writeValues(
+      out!,
+      totals.map((t) => t / count),
+    );
+  },
+});
+
+// Shifting by the group's max keeps exp() from overflowing; an infinite or NaN max is the answer.
+registerKernel<ReduceAttrs>({
+  op: 'logsumexp',
+  backend: REFERENCE,
+  fn: ({ inputs: [x], outputs: [out], attrs }) => {
+    const maxima = new Float64Array(out!.size).fill(Number.NEGATIVE_INFINITY);
+    forEachReduced(x!, attrs.axes, (o, v) => {
+      maxima[o] = larger(maxima[o]!, v);
+    });
+    const totals = new Float64Array(out!.size);
+    forEachReduced(x!, attrs.axes, (o, v) => {
+      totals[o]! += Math.exp(v - maxima[o]!);
+    });
+    writeValues(
+      out!,
+      maxima.map((m, o) => (Number.isFinite(m) ? m + Math.log(totals[o]!) : m)),
+    );
+  },
+});
+
+// forEachReduced visits each group in row-major order, so counting visits per output gives the
+// position within the group: the index along the axis, or the flat index when reducing all axes.
+registerKernel<ReduceAttrs>({
+  op: 'argmax',
+  backend: REFERENCE,
+  fn: ({ inputs: [x], outputs: [out], attrs }) => {
+    const best = new Float64Array(out!.size).fill(Number.NEGATIVE_INFINITY);
+    const bestIndex = new Float64Array(out!.size);
+    const seen = new Float64Array(out!.size);
+    forEachReduced(x!, attrs.axes, (o, v) => {
+      const position = seen[o]!++;
+      if (Number.isNaN(best[o]!)) return;
+      if (Number.isNaN(v) || v > best[o]! || position === 0) {
+        best[o] = v;
+        bestIndex[o] = position;
+      }
+    });
+    writeValues(out!, bestIndex);
   },
 });

@@ -1,0 +1,294 @@
+import { describe, expect, it } from 'vitest';
+import {
+  broadcastTo,
+  cast,
+  Generator,
+  linear,
+  matmul,
+  memory,
+  scope,
+  slice,
+  sum,
+  type Tensor,
+  tensor,
+  transpose,
+} from '../src/index';
+import { gradcheck } from '../src/testing/index';
+
+function normals(shape: readonly number[], seed: number): Tensor {
+  const g = new Generator(seed);
+  const count = shape.reduce((a, b) => a * b, 1);
+  return tensor(
+    Float64Array.from({ length: count }, () => g.nextNormal()),
+    { shape },
+  );
+}
+
+/** Plain triple loop over 2-D row-major matrices. */
+function naiveMatmul(
+  a: ArrayLike<number>,
+  b: ArrayLike<number>,
+  m: number,
+  k: number,
+  n: number,
+): number[] {
+  const out = new Array<number>(m * n).fill(0);
+  for (let i = 0; i < m; i++) {
+    for (let j = 0; j < n; j++) {
+      for (let p = 0; p < k; p++) out[i * n + j]! += a[i * k + p]! * b[p * n + j]!;
+    }
+  }
+  return out;
+}
+
+function expectClose(
+  actual: ArrayLike<number>,
+  expected: ArrayLike<number>,
+  tolerance = 1e-12,
+): void {
+  expect(actual.length).toBe(expected.length);
+  for (let i = 0; i < expected.length; i++) {
+    expect(Math.abs(actual[i]! - expected[i]!)).toBeLessThanOrEqual(
+      tolerance * (1 + Math.abs(expected[i]!)),
+    );
+  }
+}
+
+describe('matmul forward', () => {
+  it('multiplies odd-sized matrices like a triple loop', () => {
+    scope(() => {
+      const a = normals([3, 5], 1);
+      const b = normals([5, 7], 2);
+      const y = matmul(a, b);
+      expect(y.shape).toEqual([3, 7]);
+      expectClose(y.dataSync(), naiveMatmul(a.dataSync(), b.dataSync(), 3, 5, 7));
+    });
+  });
+
+  it('broadcasts batch axes: [2, 1, 3, 4] @ [5, 4, 6] -> [2, 5, 3, 6]', () => {
+    scope(() => {
+      const a = normals([2, 1, 3, 4], 3);
+      const b = normals([5, 4, 6], 4);
+      const y = matmul(a, b);
+      expect(y.shape).toEqual([2, 5, 3, 6]);
+      const av = a.dataSync();
+      const bv = b.dataSync();
+      const yv = y.dataSync();
+      for (let i = 0; i < 2; i++) {
+        for (let j = 0; j < 5; j++) {
+          const expected = naiveMatmul(
+            av.subarray(i * 12, i * 12 + 12),
+            bv.subarray(j * 24, j * 24 + 24),
+            3,
+            4,
+            6,
+          );
+          const start = (i * 5 + j) * 18;
+          expectClose(yv.subarray(start, start + 18), expected);
+        }
+      }
+    });
+  });
+
+  it('promotes 1-D operands and removes the added axis', () => {
+    scope(() => {
+      const v = normals([4], 5);
+      const m = normals([4, 3], 6);
+      const vm = matmul(v, m);
+      expect(vm.shape).toEqual([3]);
+      expectClose(vm.dataSync(), naiveMatmul(v.dataSync(), m.dataSync(), 1, 4, 3));
+      const batch = normals([2, 3, 4], 7);
+      const mv = matmul(batch, v);
+      expect(mv.shape).toEqual([2, 3]);
+      expectClose(mv.dataSync(), naiveMatmul(batch.dataSync(), v.dataSync(), 6, 4, 1));
+      const dot = matmul(v, v);
+      expect(dot.shape).toEqual([]);
+      expect(dot.item()).toBeCloseTo(
+        Array.from(v.dataSync()).reduce((s, x) => s + x * x, 0),
+        12,
+      );
+      expect(matmul(v, normals([2, 4, 3], 8)).shape).toEqual([2, 3]);
+    });
+  });
+
+  it('gives zeros for K = 0 and empty results for M = 0', () => {
+    scope(() => {
+      const y = matmul(
+        tensor(new Float64Array(0), { shape: [3, 0] }),
+        tensor(new Float64Array(0), { shape: [0, 4] }),
+      );
+      expect(y.shape).toEqual([3, 4]);
+      expect(Array.from(y.dataSync())).toEqual(new Array(12).fill(0));
+      expect(
+        matmul(tensor(new Float64Array(0), { shape: [0, 3] }), normals([3, 2], 9)).shape,
+      ).toEqual([0, 2]);
+      expect(
+        matmul(normals([2, 3], 10), tensor(new Float64Array(0), { shape: [0, 3, 5] })).shape,
+      ).toEqual([0, 2, 5]);
+    });
+  });
+
+  it('reads transposed, sliced and broadcast views', () => {
+    scope(() => {
+      const base = normals([5, 3], 11);
+      const a = transpose(base);
+      const b = slice(normals([6, 7], 12), [1, 2], [6, 6]);
+      const dense = (t: Tensor) => tensor(Float64Array.from(t.dataSync()), { shape: t.shape });
+      expect(a.isContiguous).toBe(false);
+      expectClose(
+        matmul(a, b).dataSync(),
+        naiveMatmul(dense(a).dataSync(), dense(b).dataSync(), 3, 5, 4),
+      );
+      const shared = broadcastTo(normals([4, 2], 13), [3, 4, 2]);
+      const batched = matmul(normals([3, 2, 4], 14), shared);
+      expect(batched.shape).toEqual([3, 2, 2]);
+      expectClose(batched.dataSync(), matmul(normals([3, 2, 4], 14), dense(shared)).dataSync());
+    });
+  });
+
+  it('computes f16 within f16 tolerance of f32', () => {
+    scope(() => {
+      const a32 = cast(normals([4, 9], 15), 'f32');
+      const b32 = cast(normals([9, 5], 16), 'f32');
+      const y16 = matmul(cast(a32, 'f16'), cast(b32, 'f16'));
+      expect(y16.dtype).toBe('f16');
+      const reference = matmul(a32, b32).dataSync();
+      const actual = y16.dataSync();
+      for (let i = 0; i < reference.length; i++) {
+        expect(Math.abs(actual[i]! - reference[i]!)).toBeLessThan(
+          2e-2 * (1 + Math.abs(reference[i]!)),
+        );
+      }
+    });
+  });
+
+  it('multiplies integers exactly, wrapping like i32', () => {
+    scope(() => {
+      const a = tensor(
+        [
+          [1, 2],
+          [3, 4],
+        ],
+        { dtype: 'i32' },
+      );
+      const b = tensor(
+        [
+          [5, -6],
+          [7, 8],
+        ],
+        { dtype: 'i32' },
+      );
+      expect(matmul(a, b).toArray()).toEqual([
+        [19, 10],
+        [43, 14],
+      ]);
+      const big = tensor([[65536, 65536]], { dtype: 'i32' });
+      expect(matmul(big, tensor([[65536], [1]], { dtype: 'i32' })).toArray()).toEqual([[65536]]);
+    });
+  });
+
+  it('names both shapes or dtypes in its errors', () => {
+    scope(() => {
+      expect(() => matmul(normals([2, 3], 1), normals([4, 5], 2))).toThrow(
+        /matmul.*\[2, 3\].*\[4, 5\].*inner dims 3 and 4/,
+      );
+      expect(() => matmul(normals([2, 2, 3], 1), normals([3, 3, 5], 2))).toThrow(
+        /matmul.*\[2, 2, 3\].*\[3, 3, 5\].*batch/,
+      );
+      expect(() => matmul(normals([3], 1), normals([4], 2))).toThrow(/matmul.*\[3\].*\[4\]/);
+      expect(() => matmul(tensor(1, { dtype: 'f64' }), normals([1], 2))).toThrow(
+        /matmul.*\[\].*\[1\]/,
+      );
+      expect(() => matmul(normals([2, 3], 1), tensor([[1], [2], [3]]))).toThrow(
+        /matmul.*f64 and f32/,
+      );
+    });
+  });
+});
+
+describe('linear', () => {
+  it('computes x @ weight^T + bias with weight [out, in]', () => {
+    scope(() => {
+      const x = normals([2, 3, 5], 20);
+      const weight = normals([4, 5], 21);
+      const bias = normals([4], 22);
+      const y = linear(x, weight, bias);
+      expect(y.shape).toEqual([2, 3, 4]);
+      const weightT = Float64Array.from(transpose(weight).dataSync());
+      const expected = naiveMatmul(x.dataSync(), weightT, 6, 5, 4).map(
+        (v, i) => v + bias.dataSync()[i % 4]!,
+      );
+      expectClose(y.dataSync(), expected);
+      expectClose(linear(x, weight).dataSync(), naiveMatmul(x.dataSync(), weightT, 6, 5, 4));
+    });
+  });
+
+  it('names the shapes in its errors', () => {
+    scope(() => {
+      expect(() => linear(normals([2, 5], 1), normals([4, 6], 2))).toThrow(
+        /linear.*\[2, 5\].*\[4, 6\]/,
+      );
+      expect(() => linear(normals([2, 5], 1), normals([5], 2))).toThrow(
+        /linear: weight must be \[out, in\], got \[5\]/,
+      );
+      expect(() => linear(normals([2, 5], 1), normals([4, 5], 2), normals([3], 3))).toThrow(
+        /linear: bias \[3\].*\[4, 5\]/,
+      );
+    });
+  });
+});
+
+describe('matmul gradients', () => {
+  it('gradchecks 2-D, batched with broadcasting, and 1-D operands', () => {
+    expect(gradcheck((a, b) => matmul(a!, b!), [normals([3, 5], 30), normals([5, 2], 31)]).ok).toBe(
+      true,
+    );
+    expect(
+      gradcheck((a, b) => matmul(a!, b!), [normals([2, 1, 3, 4], 32), normals([3, 4, 2], 33)]).ok,
+    ).toBe(true);
+    expect(gradcheck((a, b) => matmul(a!, b!), [normals([4], 34), normals([2, 4, 3], 35)]).ok).toBe(
+      true,
+    );
+    expect(gradcheck((a, b) => matmul(a!, b!), [normals([2, 3, 4], 36), normals([4], 37)]).ok).toBe(
+      true,
+    );
+    expect(gradcheck((a, b) => matmul(a!, b!), [normals([4], 38), normals([4], 39)]).ok).toBe(true);
+  });
+
+  it('gradchecks transposed and broadcast views', () => {
+    expect(
+      gradcheck(
+        (a, b) => matmul(transpose(a!), transpose(b!)),
+        [normals([4, 3], 40), normals([2, 4], 41)],
+      ).ok,
+    ).toBe(true);
+    expect(
+      gradcheck(
+        (a, b) => matmul(a!, broadcastTo(b!, [3, 4, 2])),
+        [normals([3, 2, 4], 42), normals([4, 2], 43)],
+      ).ok,
+    ).toBe(true);
+  });
+
+  it('gradchecks linear with and without bias', () => {
+    const x = normals([2, 3, 4], 44);
+    const weight = normals([5, 4], 45);
+    const bias = normals([5], 46);
+    expect(gradcheck((a, w, b) => linear(a!, w!, b!), [x, weight, bias]).ok).toBe(true);
+    expect(gradcheck((a, w) => linear(a!, w!), [x, weight]).ok).toBe(true);
+  });
+
+  it('leaks nothing forward and backward', () => {
+    const before = memory('reference').tensors;
+    scope(() => {
+      const a = normals([2, 1, 3, 4], 50);
+      const weight = normals([6, 4], 51);
+      a.requiresGrad = true;
+      weight.requiresGrad = true;
+      sum(linear(matmul(a, normals([5, 4, 4], 52)), weight, normals([6], 53))).backward();
+      expect(a.grad!.shape).toEqual([2, 1, 3, 4]);
+      expect(weight.grad!.shape).toEqual([6, 4]);
+    });
+    expect(memory('reference').tensors).toBe(before);
+  });
+});
