@@ -5,7 +5,9 @@ import type { Tensor } from './tensor';
 
 /**
  * What a kernel is given: inputs (on its backend; strided views only if the backend declares
- * `stridedInputs`), freshly allocated contiguous outputs to fill, and the op's attributes. The op
+ * `stridedInputs`), outputs to fill, and the op's attributes. Outputs are freshly allocated and
+ * contiguous, except for in-place writes (`runKernelInto`, which `assign` uses with the `copy`
+ * kernel): there the output may be any view, so `copy` must handle strides on both sides. The op
  * function has already validated shapes and dtypes and computed the outputs' shapes.
  */
 export interface KernelArgs<A = Record<string, unknown>> {

@@ -1,0 +1,5 @@
+import { registerKernel } from '@slimlm/core';
+import { EXAMPLE } from '../backend';
+import { binaryKernel } from '../utils/elementwise';
+
+registerKernel({ op: 'add', backend: EXAMPLE, fn: binaryKernel((a, b) => a + b) });
