@@ -33,6 +33,8 @@ interface Registration {
   factory: BackendFactory;
   priority: number;
   instance?: Backend;
+  /** The initialisation in flight, shared by every caller until it settles. */
+  pending?: Promise<Backend>;
   failure?: string;
 }
 
@@ -73,8 +75,13 @@ function initialise(name: string, registration: Registration): Backend | Promise
     registration.failure = undefined;
     return backend;
   };
+  if (registration.pending) return registration.pending;
   const made = registration.factory();
-  return made instanceof Promise ? made.then(accept) : accept(made);
+  if (!(made instanceof Promise)) return accept(made);
+  registration.pending = made.then(accept).finally(() => {
+    registration.pending = undefined;
+  });
+  return registration.pending;
 }
 
 function byPriority(): [string, Registration][] {

@@ -82,14 +82,27 @@ export function bf16BitsToF32Bits(bf16: number): number {
   return (bf16 << 16) >>> 0;
 }
 
-/** Rounds a number to f32 and then to f16 bits. */
-export function toF16Bits(value: number): number {
-  return f32BitsToF16Bits(f32Bits(value));
+/**
+ * The f32 bits of `value` rounded to odd: truncated toward zero, with the last bit set when
+ * inexact. Rounding that again to a format at least two bits narrower (f16, bf16) gives the same
+ * result as rounding `value` directly, with no double-rounding error.
+ */
+function f32BitsRoundedToOdd(value: number): number {
+  const bits = f32Bits(value);
+  const rounded = f32FromBits(bits);
+  if (rounded === value || Number.isNaN(value)) return bits;
+  const truncated = Math.abs(rounded) > Math.abs(value) ? bits - 1 : bits;
+  return (truncated | 1) >>> 0;
 }
 
-/** Rounds a number to f32 and then to bf16 bits. */
+/** Rounds a number (an f64) directly to f16 bits, to nearest with ties to even. */
+export function toF16Bits(value: number): number {
+  return f32BitsToF16Bits(f32BitsRoundedToOdd(value));
+}
+
+/** Rounds a number (an f64) directly to bf16 bits, to nearest with ties to even. */
 export function toBf16Bits(value: number): number {
-  return f32BitsToBf16Bits(f32Bits(value));
+  return f32BitsToBf16Bits(f32BitsRoundedToOdd(value));
 }
 
 let f16Table: Float32Array | undefined;

@@ -205,12 +205,9 @@ export function grad(outputs: Tensor | readonly Tensor[], inputs: readonly Tenso
         for (const [index, g] of grads) record(`${node.id}:${index}`, g);
       },
     );
-    // An input that is itself an output gets that output's seed: no node leads to it.
     return inputs.map((t, i) => {
       const g = found.get(i);
       if (g) return g;
-      const rootIndex = roots.indexOf(t);
-      if (rootIndex >= 0) return owned(seeds[rootIndex]!);
       if (options.allowUnused) return null;
       throw new SlimlmError('AUTOGRAD', `grad: input ${i} ${formatShape(t.shape)} is not used by the outputs (pass allowUnused: true)`);
     });
