@@ -51,7 +51,10 @@ export function registerBackend(
   options: { priority?: number } = {},
 ): void {
   if (registry.has(name)) {
-    throw new SlimlmError('INVALID_ARGUMENT', `registerBackend: a backend named '${name}' is already registered`);
+    throw new SlimlmError(
+      'INVALID_ARGUMENT',
+      `registerBackend: a backend named '${name}' is already registered`,
+    );
   }
   registry.set(name, { factory, priority: options.priority ?? 1 });
 }
@@ -69,7 +72,10 @@ function initialise(name: string, registration: Registration): Backend | Promise
   if (registration.instance) return registration.instance;
   const accept = (backend: Backend): Backend => {
     if (backend.name !== name) {
-      throw new SlimlmError('NO_BACKEND', `backend registered as '${name}' calls itself '${backend.name}'`);
+      throw new SlimlmError(
+        'NO_BACKEND',
+        `backend registered as '${name}' calls itself '${backend.name}'`,
+      );
     }
     registration.instance = backend;
     registration.failure = undefined;
@@ -136,7 +142,9 @@ export function activeBackend(): Backend {
       const made = initialise(candidate, registration);
       if (made instanceof Promise) {
         made.catch(() => undefined);
-        reasons.push(`${candidate}: initialises asynchronously; call await setBackend('${candidate}')`);
+        reasons.push(
+          `${candidate}: initialises asynchronously; call await setBackend('${candidate}')`,
+        );
         continue;
       }
       active = made;
@@ -158,7 +166,10 @@ export function getBackend(name: string): Backend {
   const made = initialise(name, registration);
   if (made instanceof Promise) {
     made.catch(() => undefined);
-    throw new SlimlmError('NO_BACKEND', `backend '${name}' initialises asynchronously; call await setBackend('${name}') first`);
+    throw new SlimlmError(
+      'NO_BACKEND',
+      `backend '${name}' initialises asynchronously; call await setBackend('${name}') first`,
+    );
   }
   return made;
 }

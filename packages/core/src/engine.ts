@@ -1,12 +1,12 @@
-import { type Backend, activeBackend, getBackend } from './backend';
-import { type DType, type StorageArray, isStorageArrayOf } from './dtype';
+import { recordOp } from './autograd/tape';
+import { activeBackend, type Backend, getBackend } from './backend';
+import { type DType, isStorageArrayOf, type StorageArray } from './dtype';
 import { SlimlmError } from './errors';
 import { getKernel, missingKernelError } from './kernels';
 import { track } from './memory';
-import { type Shape, assertValidShape, contiguousStrides, formatShape, sizeOf } from './shape';
+import { assertValidShape, contiguousStrides, formatShape, type Shape, sizeOf } from './shape';
 import { Storage } from './storage';
-import { Tensor, setContiguousHook } from './tensor';
-import { recordOp } from './autograd/tape';
+import { setContiguousHook, Tensor } from './tensor';
 
 export interface OutputSpec {
   shape: Shape;
@@ -74,7 +74,12 @@ function callKernel<A>(
  * Runs the active kernel of `op`: the one call every op makes after validating its arguments.
  * Allocates the outputs, records the op for autograd and tracks the outputs in the current scope.
  */
-export function runKernel<A>(op: string, inputs: readonly Tensor[], attrs: A, outputSpecs: readonly OutputSpec[]): Tensor[] {
+export function runKernel<A>(
+  op: string,
+  inputs: readonly Tensor[],
+  attrs: A,
+  outputSpecs: readonly OutputSpec[],
+): Tensor[] {
   const backend = commonBackend(op, inputs);
   for (const spec of outputSpecs) assertDTypeSupported(op, backend, spec.dtype);
   if (getKernel(op, backend.name) === undefined) throw missingKernelError(op, backend.name);
@@ -91,7 +96,12 @@ export function runKernel<A>(op: string, inputs: readonly Tensor[], attrs: A, ou
 }
 
 /** `runKernel` for the usual single output. */
-export function runKernel1<A>(op: string, inputs: readonly Tensor[], attrs: A, output: OutputSpec): Tensor {
+export function runKernel1<A>(
+  op: string,
+  inputs: readonly Tensor[],
+  attrs: A,
+  output: OutputSpec,
+): Tensor {
   return runKernel(op, inputs, attrs, [output])[0]!;
 }
 
@@ -99,10 +109,18 @@ export function runKernel1<A>(op: string, inputs: readonly Tensor[], attrs: A, o
  * Runs `op`'s kernel writing into an existing tensor (a view, say) instead of a new one. Not
  * recorded for autograd: an in-place write into a tensor that requires a gradient is refused.
  */
-export function runKernelInto<A>(op: string, inputs: readonly Tensor[], attrs: A, output: Tensor): void {
+export function runKernelInto<A>(
+  op: string,
+  inputs: readonly Tensor[],
+  attrs: A,
+  output: Tensor,
+): void {
   const backend = commonBackend(op, [...inputs, output]);
   if (output.requiresGrad) {
-    throw new SlimlmError('AUTOGRAD', `${op}: cannot write in place into a tensor that requires a gradient`);
+    throw new SlimlmError(
+      'AUTOGRAD',
+      `${op}: cannot write in place into a tensor that requires a gradient`,
+    );
   }
   callKernel(op, backend, inputs, [output], attrs);
 }
@@ -135,13 +153,25 @@ function copyToContiguous(tensor: Tensor): Tensor {
 setContiguousHook(copyToContiguous);
 
 /** A tensor holding `data` (the dtype's storage array) on `backend`, tracked by the scope. */
-export function tensorFromStorageArray(op: string, data: StorageArray, shape: Shape, dtype: DType, backend: Backend = activeBackend()): Tensor {
+export function tensorFromStorageArray(
+  op: string,
+  data: StorageArray,
+  shape: Shape,
+  dtype: DType,
+  backend: Backend = activeBackend(),
+): Tensor {
   assertValidShape(op, shape);
   if (!isStorageArrayOf(data, dtype)) {
-    throw new SlimlmError('DTYPE_MISMATCH', `${op}: data is a ${data.constructor.name}, which does not hold ${dtype}`);
+    throw new SlimlmError(
+      'DTYPE_MISMATCH',
+      `${op}: data is a ${data.constructor.name}, which does not hold ${dtype}`,
+    );
   }
   if (data.length !== sizeOf(shape)) {
-    throw new SlimlmError('SHAPE_MISMATCH', `${op}: ${data.length} values do not fill shape ${formatShape(shape)} (${sizeOf(shape)} elements)`);
+    throw new SlimlmError(
+      'SHAPE_MISMATCH',
+      `${op}: ${data.length} values do not fill shape ${formatShape(shape)} (${sizeOf(shape)} elements)`,
+    );
   }
   assertDTypeSupported(op, backend, dtype);
   const t = allocateTensor(backend, { shape, dtype });

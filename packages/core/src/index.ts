@@ -5,46 +5,65 @@
 import './backends/reference/index';
 import './autograd/gradients/index';
 
-// Tensors and dtypes
-export { Tensor } from './tensor';
-export type { NestedArray } from './tensor';
-export { DTYPES, bytesPerElement, isFloatDType } from './dtype';
-export type { DType, StorageArray } from './dtype';
-export {
-  f32BitsToF16Bits,
-  f16BitsToF32Bits,
-  f32BitsToBf16Bits,
-  bf16BitsToF32Bits,
-  toF16Bits,
-  toBf16Bits,
-  fromF16Bits,
-  fromBf16Bits,
-  f32Bits,
-  f32FromBits,
-} from './half';
-export type { Shape } from './shape';
-export { broadcastShapes, formatShape } from './shape';
-export { SlimlmError } from './errors';
-export type { SlimlmErrorCode } from './errors';
-export { Generator, manualSeed, defaultGenerator } from './random';
-
-// Ops
-export * from './ops/index';
-export { KVCache } from './kv-cache';
-
-// Backends and plugins
-export type { Backend, BackendFactory, BackendInfo } from './backend';
-export { registerBackend, removeBackend, setBackend, activeBackend, getBackend, withBackend, listBackends } from './backend';
-export type { KernelArgs, KernelFn, KernelRegistration, GradientArgs, GradientFn, BackendCapabilities } from './kernels';
-export { registerKernel, unregisterKernel, getKernel, backendsWithKernel, registerGradient, getGradient, capabilities } from './kernels';
-export { runKernel, runKernel1, runKernelInto, makeView, toBackend } from './engine';
-export type { OutputSpec } from './engine';
-
-// Memory
-export { memory, resetPeakBytes, scope, keep } from './memory';
-export type { MemoryInfo } from './memory';
-
+export type { BackwardOptions, GradOptions } from './autograd/backward';
 // Autograd
 export { backward, grad } from './autograd/backward';
-export type { BackwardOptions, GradOptions } from './autograd/backward';
-export { noGrad, isGradEnabled } from './autograd/tape';
+export { isGradEnabled, noGrad } from './autograd/tape';
+// Backends and plugins
+export type { Backend, BackendFactory, BackendInfo } from './backend';
+export {
+  activeBackend,
+  getBackend,
+  listBackends,
+  registerBackend,
+  removeBackend,
+  setBackend,
+  withBackend,
+} from './backend';
+export type { DType, StorageArray } from './dtype';
+export { bytesPerElement, DTYPES, isFloatDType } from './dtype';
+export type { OutputSpec } from './engine';
+export { makeView, runKernel, runKernel1, runKernelInto, toBackend } from './engine';
+export type { SlimlmErrorCode } from './errors';
+export { SlimlmError } from './errors';
+export {
+  bf16BitsToF32Bits,
+  f16BitsToF32Bits,
+  f32Bits,
+  f32BitsToBf16Bits,
+  f32BitsToF16Bits,
+  f32FromBits,
+  fromBf16Bits,
+  fromF16Bits,
+  toBf16Bits,
+  toF16Bits,
+} from './half';
+export type {
+  BackendCapabilities,
+  GradientArgs,
+  GradientFn,
+  KernelArgs,
+  KernelFn,
+  KernelRegistration,
+} from './kernels';
+export {
+  backendsWithKernel,
+  capabilities,
+  getGradient,
+  getKernel,
+  registerGradient,
+  registerKernel,
+  unregisterKernel,
+} from './kernels';
+export { KVCache } from './kv-cache';
+export type { MemoryInfo } from './memory';
+// Memory
+export { keep, memory, resetPeakBytes, scope } from './memory';
+// Ops
+export * from './ops/index';
+export { defaultGenerator, Generator, manualSeed } from './random';
+export type { Shape } from './shape';
+export { broadcastShapes, formatShape } from './shape';
+export type { NestedArray } from './tensor';
+// Tensors and dtypes
+export { Tensor } from './tensor';

@@ -93,8 +93,15 @@ export interface BackendCapabilities {
 /** What a backend can do: its dtypes and which ops have kernels there. */
 export function capabilities(backendName: string): BackendCapabilities {
   const backend = getBackend(backendName);
-  const ops = [...kernels.entries()].filter(([, byBackend]) => byBackend.has(backendName)).map(([op]) => op);
-  return { name: backend.name, dtypes: backend.dtypes, stridedInputs: backend.stridedInputs, kernels: ops.sort() };
+  const ops = [...kernels.entries()]
+    .filter(([, byBackend]) => byBackend.has(backendName))
+    .map(([op]) => op);
+  return {
+    name: backend.name,
+    dtypes: backend.dtypes,
+    stridedInputs: backend.stridedInputs,
+    kernels: ops.sort(),
+  };
 }
 
 export function missingKernelError(op: string, backend: string): SlimlmError {

@@ -61,14 +61,22 @@ export function keep<T extends Tensor>(tensor: T): T {
   return tensor;
 }
 
-function collectTensors(value: unknown, into: Set<Tensor>, isTensor: (v: unknown) => v is Tensor): void {
+function collectTensors(
+  value: unknown,
+  into: Set<Tensor>,
+  isTensor: (v: unknown) => v is Tensor,
+): void {
   if (isTensor(value)) {
     into.add(value);
   } else if (Array.isArray(value)) {
     for (const item of value) collectTensors(item, into, isTensor);
   } else if (value instanceof Map) {
     for (const item of value.values()) collectTensors(item, into, isTensor);
-  } else if (value !== null && typeof value === 'object' && Object.getPrototypeOf(value) === Object.prototype) {
+  } else if (
+    value !== null &&
+    typeof value === 'object' &&
+    Object.getPrototypeOf(value) === Object.prototype
+  ) {
     for (const item of Object.values(value)) collectTensors(item, into, isTensor);
   }
 }

@@ -1,4 +1,4 @@
-import { SlimlmError, invalidArgument } from './errors';
+import { invalidArgument, SlimlmError } from './errors';
 
 export type Shape = readonly number[];
 
@@ -66,10 +66,15 @@ export function normalizeAxis(op: string, axis: number, rank: number): number {
 }
 
 /** Normalises an axis list (undefined: all axes), sorted and without repeats. */
-export function normalizeAxes(op: string, axes: number | readonly number[] | undefined, rank: number): number[] {
+export function normalizeAxes(
+  op: string,
+  axes: number | readonly number[] | undefined,
+  rank: number,
+): number[] {
   if (axes === undefined) return Array.from({ length: rank }, (_, i) => i);
   const list = (typeof axes === 'number' ? [axes] : axes).map((a) => normalizeAxis(op, a, rank));
   const unique = [...new Set(list)].sort((a, b) => a - b);
-  if (unique.length !== list.length) throw invalidArgument(op, `axes ${JSON.stringify(axes)} repeat an axis`);
+  if (unique.length !== list.length)
+    throw invalidArgument(op, `axes ${JSON.stringify(axes)} repeat an axis`);
   return unique;
 }

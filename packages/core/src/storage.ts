@@ -1,5 +1,5 @@
 import type { Backend } from './backend';
-import { type DType, bytesPerElement } from './dtype';
+import { bytesPerElement, type DType } from './dtype';
 import { countBytes } from './memory';
 
 /** A backend allocation shared by a tensor and its views; freed when the last of them goes. */

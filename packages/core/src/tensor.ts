@@ -1,11 +1,11 @@
+import type { GradNode } from './autograd/node';
 import type { Backend } from './backend';
-import { type DType, type StorageArray, isFloatDType } from './dtype';
+import { type DType, isFloatDType, type StorageArray } from './dtype';
 import { SlimlmError } from './errors';
 import { fromBf16Bits, fromF16Bits } from './half';
 import { countTensor, setTensorCheck } from './memory';
-import { type Shape, contiguousStrides, formatShape, sizeOf } from './shape';
+import { contiguousStrides, formatShape, type Shape, sizeOf } from './shape';
 import type { Storage } from './storage';
-import type { GradNode } from './autograd/node';
 
 /** Frees storage of tensors that were garbage-collected without dispose(); only a safety net. */
 const finalizer = new FinalizationRegistry<{ storage: Storage; backend: string }>((held) => {
@@ -40,7 +40,13 @@ export class Tensor {
   private store: Storage | null;
 
   /** @internal Use ops and creation functions. */
-  constructor(storage: Storage, shape: Shape, strides: readonly number[], offset: number, dtype: DType) {
+  constructor(
+    storage: Storage,
+    shape: Shape,
+    strides: readonly number[],
+    offset: number,
+    dtype: DType,
+  ) {
     this.store = storage.retain();
     this.shape = Object.freeze([...shape]);
     this.strides = Object.freeze([...strides]);
@@ -58,7 +64,10 @@ export class Tensor {
   /** The backend's storage; kernels read `storage.handle`. Throws once disposed. */
   get storage(): Storage {
     if (this.store === null) {
-      throw new SlimlmError('DISPOSED', `tensor #${this.id} ${formatShape(this.shape)} ${this.dtype} was disposed and cannot be used`);
+      throw new SlimlmError(
+        'DISPOSED',
+        `tensor #${this.id} ${formatShape(this.shape)} ${this.dtype} was disposed and cannot be used`,
+      );
     }
     return this.store;
   }
@@ -84,7 +93,10 @@ export class Tensor {
   /** Marks a tensor whose gradient `backward()` should compute. Only float tensors have one. */
   set requiresGrad(value: boolean) {
     if (value && !isFloatDType(this.dtype)) {
-      throw new SlimlmError('DTYPE_MISMATCH', `requiresGrad: only float tensors have gradients, this one is ${this.dtype}`);
+      throw new SlimlmError(
+        'DTYPE_MISMATCH',
+        `requiresGrad: only float tensors have gradients, this one is ${this.dtype}`,
+      );
     }
     this.requires = value;
   }
@@ -92,7 +104,10 @@ export class Tensor {
   /** Throws naming `op` if this tensor was disposed. */
   assertAlive(op: string): void {
     if (this.store === null) {
-      throw new SlimlmError('DISPOSED', `${op}: tensor #${this.id} ${formatShape(this.shape)} ${this.dtype} was disposed and cannot be used`);
+      throw new SlimlmError(
+        'DISPOSED',
+        `${op}: tensor #${this.id} ${formatShape(this.shape)} ${this.dtype} was disposed and cannot be used`,
+      );
     }
   }
 
@@ -125,7 +140,9 @@ export class Tensor {
     const build = (axis: number, start: number): NestedArray => {
       if (axis === this.shape.length) return values[start]!;
       const stride = sizeOf(this.shape.slice(axis + 1));
-      return Array.from({ length: this.shape[axis]! }, (_, i) => build(axis + 1, start + i * stride));
+      return Array.from({ length: this.shape[axis]! }, (_, i) =>
+        build(axis + 1, start + i * stride),
+      );
     };
     return build(0, 0);
   }
@@ -133,7 +150,10 @@ export class Tensor {
   /** The value of a one-element tensor. */
   item(): number {
     if (this.size !== 1) {
-      throw new SlimlmError('SHAPE_MISMATCH', `item: tensor has shape ${formatShape(this.shape)}, expected exactly one element`);
+      throw new SlimlmError(
+        'SHAPE_MISMATCH',
+        `item: tensor has shape ${formatShape(this.shape)}, expected exactly one element`,
+      );
     }
     return this.dataSync()[0]!;
   }

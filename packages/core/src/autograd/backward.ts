@@ -1,11 +1,11 @@
 import { SlimlmError } from '../errors';
 import { getGradient } from '../kernels';
 import { keep, scope } from '../memory';
+import { onesLike, zeros } from '../ops/creation';
 import { add } from '../ops/elementwise';
 import { contiguous } from '../ops/view';
-import { onesLike, zeros } from '../ops/creation';
 import { formatShape, shapesEqual } from '../shape';
-import { Tensor, setBackwardHook } from '../tensor';
+import { setBackwardHook, Tensor } from '../tensor';
 import type { GradNode } from './node';
 import { noGrad } from './tape';
 
@@ -59,15 +59,15 @@ function propagate(
   onNodeOutputs: (node: GradNode, grads: ReadonlyMap<unknown, Tensor>) => void,
 ): void {
   const nodes = collectNodes(roots);
-  noGrad(() => scope(() => {
-    const nodeGrads = new Map<unknown, Tensor>();
-    const keyOf = (node: GradNode, index: number) => `${node.id}:${index}`;
-    roots.forEach((root, i) => {
-      const slot = slotOf(root);
-      if ('leaf' in slot) onLeaf(slot.leaf, rootGrads[i]!);
-      else accumulate(nodeGrads, keyOf(slot.node, slot.index), rootGrads[i]!);
-    });
-    {
+  noGrad(() =>
+    scope(() => {
+      const nodeGrads = new Map<unknown, Tensor>();
+      const keyOf = (node: GradNode, index: number) => `${node.id}:${index}`;
+      roots.forEach((root, i) => {
+        const slot = slotOf(root);
+        if ('leaf' in slot) onLeaf(slot.leaf, rootGrads[i]!);
+        else accumulate(nodeGrads, keyOf(slot.node, slot.index), rootGrads[i]!);
+      });
       for (const node of nodes) {
         if (node.released) {
           throw new SlimlmError(
@@ -81,7 +81,9 @@ function propagate(
         }
         const outputGrads = new Map<unknown, Tensor>();
         const gradOutputs = node.outputs.map((output, index) => {
-          const g = nodeGrads.get(keyOf(node, index)) ?? zeros(output.shape, { dtype: output.dtype, backend: output.backend });
+          const g =
+            nodeGrads.get(keyOf(node, index)) ??
+            zeros(output.shape, { dtype: output.dtype, backend: output.backend });
           outputGrads.set(index, g);
           return g;
         });
@@ -110,20 +112,26 @@ function propagate(
           }
         });
       }
-    }
-  }));
+    }),
+  );
   if (!retainGraph) for (const node of nodes) node.release();
 }
 
 function seedGradient(root: Tensor, gradient: Tensor | undefined): Tensor {
   if (gradient !== undefined) {
     if (!shapesEqual(gradient.shape, root.shape)) {
-      throw new SlimlmError('SHAPE_MISMATCH', `backward: gradient ${formatShape(gradient.shape)} does not match the output ${formatShape(root.shape)}`);
+      throw new SlimlmError(
+        'SHAPE_MISMATCH',
+        `backward: gradient ${formatShape(gradient.shape)} does not match the output ${formatShape(root.shape)}`,
+      );
     }
     return gradient;
   }
   if (root.size !== 1) {
-    throw new SlimlmError('AUTOGRAD', `backward: the output has shape ${formatShape(root.shape)}; pass a gradient for a non-scalar output`);
+    throw new SlimlmError(
+      'AUTOGRAD',
+      `backward: the output has shape ${formatShape(root.shape)}; pass a gradient for a non-scalar output`,
+    );
   }
   return onesLike(root);
 }
@@ -135,7 +143,10 @@ function seedGradient(root: Tensor, gradient: Tensor | undefined): Tensor {
 export function backward(root: Tensor, options: BackwardOptions = {}): void {
   root.assertAlive('backward');
   if (!root.requiresGrad) {
-    throw new SlimlmError('AUTOGRAD', 'backward: the output does not require a gradient (no input had requiresGrad set)');
+    throw new SlimlmError(
+      'AUTOGRAD',
+      'backward: the output does not require a gradient (no input had requiresGrad set)',
+    );
   }
   const seed = seedGradient(root, options.gradient);
   const leafGrads = new Map<Tensor, Tensor>();
@@ -174,11 +185,16 @@ export interface GradOptions {
  * The gradients of `outputs` with respect to `inputs` (leaves or intermediate tensors), returned
  * rather than accumulated into `.grad`. The caller owns (and disposes) the returned tensors.
  */
-export function grad(outputs: Tensor | readonly Tensor[], inputs: readonly Tensor[], options: GradOptions = {}): (Tensor | null)[] {
+export function grad(
+  outputs: Tensor | readonly Tensor[],
+  inputs: readonly Tensor[],
+  options: GradOptions = {},
+): (Tensor | null)[] {
   const roots = outputs instanceof Tensor ? [outputs] : outputs;
   for (const r of roots) {
     r.assertAlive('grad');
-    if (!r.requiresGrad) throw new SlimlmError('AUTOGRAD', 'grad: an output does not require a gradient');
+    if (!r.requiresGrad)
+      throw new SlimlmError('AUTOGRAD', 'grad: an output does not require a gradient');
   }
   const seeds = roots.map((r, i) => seedGradient(r, options.gradOutputs?.[i]));
   const found = new Map<number, Tensor>();
@@ -209,7 +225,10 @@ export function grad(outputs: Tensor | readonly Tensor[], inputs: readonly Tenso
       const g = found.get(i);
       if (g) return g;
       if (options.allowUnused) return null;
-      throw new SlimlmError('AUTOGRAD', `grad: input ${i} ${formatShape(t.shape)} is not used by the outputs (pass allowUnused: true)`);
+      throw new SlimlmError(
+        'AUTOGRAD',
+        `grad: input ${i} ${formatShape(t.shape)} is not used by the outputs (pass allowUnused: true)`,
+      );
     });
   } catch (error) {
     for (const g of found.values()) g.dispose();

@@ -48,7 +48,13 @@ export class GradNode {
 
 /** An untracked handle on the same storage and graph position as `tensor`. */
 export function alias(tensor: Tensor, withGraph: boolean): Tensor {
-  const copy = new Tensor(tensor.storage, tensor.shape, tensor.strides, tensor.offset, tensor.dtype);
+  const copy = new Tensor(
+    tensor.storage,
+    tensor.shape,
+    tensor.strides,
+    tensor.offset,
+    tensor.dtype,
+  );
   if (withGraph && tensor.gradNode) attachNode(copy, tensor.gradNode, tensor.outputIndex);
   if (tensor.requiresGrad) copy.requiresGrad = true;
   return copy;

@@ -1,10 +1,10 @@
-import { type Backend, activeBackend, getBackend, withBackend } from '../backend';
-import { type DType, type StorageArray, allocateStorageArray, isStorageArrayOf } from '../dtype';
+import { activeBackend, type Backend, getBackend, withBackend } from '../backend';
+import { allocateStorageArray, type DType, isStorageArrayOf, type StorageArray } from '../dtype';
 import { runKernel1, tensorFromStorageArray } from '../engine';
-import { SlimlmError, invalidArgument } from '../errors';
+import { invalidArgument, SlimlmError } from '../errors';
 import { toBf16Bits, toF16Bits } from '../half';
-import { Generator, defaultGenerator } from '../random';
-import { type Shape, assertValidShape, sizeOf } from '../shape';
+import { defaultGenerator, type Generator } from '../random';
+import { assertValidShape, type Shape, sizeOf } from '../shape';
 import type { NestedArray, Tensor } from '../tensor';
 
 export interface CreateOptions {
@@ -50,7 +50,8 @@ function flatten(op: string, data: NestedArray): { values: number[]; shape: numb
       values.push(node);
       return;
     }
-    if (!Array.isArray(node) || node.length !== shape[axis]) throw invalidArgument(op, 'nested arrays are ragged');
+    if (!Array.isArray(node) || node.length !== shape[axis])
+      throw invalidArgument(op, 'nested arrays are ragged');
     for (const child of node) walk(child, axis + 1);
   };
   walk(data, 0);
@@ -79,16 +80,27 @@ export function tensor(
   const flat =
     typeof data === 'number' || Array.isArray(data)
       ? flatten('tensor', data as NestedArray)
-      : { values: Array.from(data as ArrayLike<number>), shape: [(data as ArrayLike<number>).length] };
+      : {
+          values: Array.from(data as ArrayLike<number>),
+          shape: [(data as ArrayLike<number>).length],
+        };
   const dtype = options.dtype ?? 'f32';
-  return tensorFromStorageArray('tensor', encodeValues(flat.values, dtype), options.shape ?? flat.shape, dtype, backend);
+  return tensorFromStorageArray(
+    'tensor',
+    encodeValues(flat.values, dtype),
+    options.shape ?? flat.shape,
+    dtype,
+    backend,
+  );
 }
 
 /** A tensor of `shape` filled with `value` (computed on the backend by its `fill` kernel). */
 export function full(shape: Shape, value: number, options: CreateOptions = {}): Tensor {
   assertValidShape('full', shape);
   const backend = backendOf(options);
-  return withBackend(backend.name, () => runKernel1('fill', [], { value }, { shape, dtype: options.dtype ?? 'f32' }));
+  return withBackend(backend.name, () =>
+    runKernel1('fill', [], { value }, { shape, dtype: options.dtype ?? 'f32' }),
+  );
 }
 
 export function zeros(shape: Shape, options: CreateOptions = {}): Tensor {
@@ -113,13 +125,25 @@ export function onesLike(x: Tensor, options: CreateOptions = {}): Tensor {
 }
 
 /** Evenly spaced values in [start, stop): `arange(5)` or `arange(2, 10, 2)`. */
-export function arange(start: number, stop?: number, step = 1, options: CreateOptions = {}): Tensor {
+export function arange(
+  start: number,
+  stop?: number,
+  step = 1,
+  options: CreateOptions = {},
+): Tensor {
   const [from, to] = stop === undefined ? [0, start] : [start, stop];
-  if (step === 0 || !Number.isFinite(step)) throw invalidArgument('arange', `step must be a non-zero number, got ${step}`);
+  if (step === 0 || !Number.isFinite(step))
+    throw invalidArgument('arange', `step must be a non-zero number, got ${step}`);
   const count = Math.max(0, Math.ceil((to - from) / step));
   const values = Array.from({ length: count }, (_, i) => from + i * step);
   const dtype = options.dtype ?? 'f32';
-  return tensorFromStorageArray('arange', encodeValues(values, dtype), [count], dtype, backendOf(options));
+  return tensorFromStorageArray(
+    'arange',
+    encodeValues(values, dtype),
+    [count],
+    dtype,
+    backendOf(options),
+  );
 }
 
 export interface RandomOptions extends CreateOptions {
@@ -127,11 +151,19 @@ export interface RandomOptions extends CreateOptions {
   generator?: Generator;
 }
 
-function random(op: string, shape: Shape, options: RandomOptions, draw: (g: Generator) => number): Tensor {
+function random(
+  op: string,
+  shape: Shape,
+  options: RandomOptions,
+  draw: (g: Generator) => number,
+): Tensor {
   assertValidShape(op, shape);
   const dtype = options.dtype ?? 'f32';
   if (dtype !== 'f64' && dtype !== 'f32' && dtype !== 'f16' && dtype !== 'bf16') {
-    throw new SlimlmError('DTYPE_MISMATCH', `${op}: random values need a float dtype, got ${dtype}`);
+    throw new SlimlmError(
+      'DTYPE_MISMATCH',
+      `${op}: random values need a float dtype, got ${dtype}`,
+    );
   }
   const generator = options.generator ?? defaultGenerator;
   const values = Array.from({ length: sizeOf(shape) }, () => draw(generator));
@@ -139,13 +171,19 @@ function random(op: string, shape: Shape, options: RandomOptions, draw: (g: Gene
 }
 
 /** Normal samples (default mean 0, std 1) from a seeded generator. */
-export function randn(shape: Shape, options: RandomOptions & { mean?: number; std?: number } = {}): Tensor {
+export function randn(
+  shape: Shape,
+  options: RandomOptions & { mean?: number; std?: number } = {},
+): Tensor {
   const { mean = 0, std = 1 } = options;
   return random('randn', shape, options, (g) => mean + std * g.nextNormal());
 }
 
 /** Uniform samples in [low, high) (default [0, 1)) from a seeded generator. */
-export function rand(shape: Shape, options: RandomOptions & { low?: number; high?: number } = {}): Tensor {
+export function rand(
+  shape: Shape,
+  options: RandomOptions & { low?: number; high?: number } = {},
+): Tensor {
   const { low = 0, high = 1 } = options;
   return random('rand', shape, options, (g) => low + (high - low) * g.nextFloat());
 }

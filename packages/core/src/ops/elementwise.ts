@@ -1,6 +1,6 @@
 import { type DType, isFloatDType } from '../dtype';
 import { runKernel1 } from '../engine';
-import { SlimlmError, invalidArgument } from '../errors';
+import { invalidArgument, SlimlmError } from '../errors';
 import { broadcastShapes, shapesEqual } from '../shape';
 import type { Tensor } from '../tensor';
 import { full } from './creation';
@@ -17,7 +17,10 @@ export function assertFloat(op: string, x: Tensor): void {
 
 export function assertSameDType(op: string, a: Tensor, b: Tensor): void {
   if (a.dtype !== b.dtype) {
-    throw new SlimlmError('DTYPE_MISMATCH', `${op}: dtypes ${a.dtype} and ${b.dtype} differ; cast one first`);
+    throw new SlimlmError(
+      'DTYPE_MISMATCH',
+      `${op}: dtypes ${a.dtype} and ${b.dtype} differ; cast one first`,
+    );
   }
 }
 
@@ -31,7 +34,8 @@ export function elementwise(
   options: { outDType?: DType; attrs?: object; float?: boolean } = {},
 ): Tensor {
   const like = operands.find((o): o is Tensor => typeof o !== 'number');
-  if (like === undefined) throw new SlimlmError('INVALID_ARGUMENT', `${op}: needs at least one tensor operand`);
+  if (like === undefined)
+    throw new SlimlmError('INVALID_ARGUMENT', `${op}: needs at least one tensor operand`);
   like.assertAlive(op);
   const temporaries: Tensor[] = [];
   try {
@@ -39,7 +43,10 @@ export function elementwise(
       if (typeof o !== 'number') return o;
       // A fraction against an integer tensor would silently truncate (less(i, 2.5) testing < 2).
       if (!isFloatDType(like.dtype) && !Number.isInteger(o)) {
-        throw invalidArgument(op, `${o} is not a ${like.dtype} value; cast the tensor to a float dtype first`);
+        throw invalidArgument(
+          op,
+          `${o} is not a ${like.dtype} value; cast the tensor to a float dtype first`,
+        );
       }
       const scalar = full([], o, { dtype: like.dtype, backend: like.backend });
       temporaries.push(scalar);
@@ -56,14 +63,22 @@ export function elementwise(
       temporaries.push(view);
       return view;
     });
-    return runKernel1(op, broadcast, options.attrs ?? {}, { shape, dtype: options.outDType ?? like.dtype });
+    return runKernel1(op, broadcast, options.attrs ?? {}, {
+      shape,
+      dtype: options.outDType ?? like.dtype,
+    });
   } finally {
     for (const t of temporaries) t.dispose();
   }
 }
 
 /** A binary elementwise op on operands of one dtype. */
-export function binary(op: string, a: TensorLike, b: TensorLike, options: { float?: boolean; outDType?: DType } = {}): Tensor {
+export function binary(
+  op: string,
+  a: TensorLike,
+  b: TensorLike,
+  options: { float?: boolean; outDType?: DType } = {},
+): Tensor {
   if (typeof a !== 'number' && typeof b !== 'number') assertSameDType(op, a, b);
   return elementwise(op, [a, b], options);
 }

@@ -1,6 +1,6 @@
 import { invalidArgument } from '../errors';
 import type { Tensor } from '../tensor';
-import { binary, elementwise, type TensorLike, unary } from './elementwise';
+import { binary, type TensorLike, unary } from './elementwise';
 
 // Elementwise math. Transcendental functions need float tensors; abs, square, maximum, minimum and
 // clamp also take integer tensors (integers wrap on overflow, as in C). A number operand takes the

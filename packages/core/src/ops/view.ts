@@ -1,7 +1,15 @@
-import { runKernel1, runKernelInto, makeView } from '../engine';
-import { SlimlmError, invalidArgument } from '../errors';
-import { type Shape, broadcastShapes, contiguousStrides, formatShape, normalizeAxis, shapesEqual, sizeOf } from '../shape';
+import { makeView, runKernel1, runKernelInto } from '../engine';
+import { invalidArgument, SlimlmError } from '../errors';
 import { track } from '../memory';
+import {
+  broadcastShapes,
+  contiguousStrides,
+  formatShape,
+  normalizeAxis,
+  type Shape,
+  shapesEqual,
+  sizeOf,
+} from '../shape';
 import { Tensor } from '../tensor';
 
 // Views share storage with their source: no data moves. They are recorded for autograd like any op.
@@ -15,14 +23,18 @@ export function contiguous(x: Tensor): Tensor {
 
 function resolveShape(x: Tensor, shape: readonly number[]): number[] {
   const unknown = shape.indexOf(-1);
-  if (shape.lastIndexOf(-1) !== unknown) throw invalidArgument('reshape', `shape ${formatShape(shape)} has more than one -1`);
+  if (shape.lastIndexOf(-1) !== unknown)
+    throw invalidArgument('reshape', `shape ${formatShape(shape)} has more than one -1`);
   const resolved = [...shape];
   if (unknown >= 0) {
     const known = sizeOf(shape.filter((_, i) => i !== unknown));
     resolved[unknown] = known === 0 ? 0 : x.size / known;
   }
   if (resolved.some((d) => !Number.isInteger(d) || d < 0) || sizeOf(resolved) !== x.size) {
-    throw new SlimlmError('SHAPE_MISMATCH', `reshape: cannot view ${formatShape(x.shape)} (${x.size} elements) as ${formatShape(shape)}`);
+    throw new SlimlmError(
+      'SHAPE_MISMATCH',
+      `reshape: cannot view ${formatShape(x.shape)} (${x.size} elements) as ${formatShape(shape)}`,
+    );
   }
   return resolved;
 }
@@ -31,7 +43,8 @@ function resolveShape(x: Tensor, shape: readonly number[]): number[] {
 export function reshape(x: Tensor, shape: readonly number[]): Tensor {
   x.assertAlive('reshape');
   const resolved = resolveShape(x, shape);
-  if (x.isContiguous) return makeView('reshape', x, resolved, contiguousStrides(resolved), x.offset, {});
+  if (x.isContiguous)
+    return makeView('reshape', x, resolved, contiguousStrides(resolved), x.offset, {});
   const dense = contiguous(x);
   const view = makeView('reshape', dense, resolved, contiguousStrides(resolved), dense.offset, {});
   dense.dispose();
@@ -43,7 +56,10 @@ export function permute(x: Tensor, dims: readonly number[]): Tensor {
   x.assertAlive('permute');
   const axes = dims.map((d) => normalizeAxis('permute', d, x.rank));
   if (axes.length !== x.rank || new Set(axes).size !== x.rank) {
-    throw invalidArgument('permute', `dims ${formatShape(dims)} are not a permutation of ${x.rank} axes`);
+    throw invalidArgument(
+      'permute',
+      `dims ${formatShape(dims)} are not a permutation of ${x.rank} axes`,
+    );
   }
   return makeView(
     'permute',
@@ -74,10 +90,17 @@ function clampIndex(index: number, dim: number): number {
  * Python-style basic slicing `x[begin[0]:end[0], begin[1]:end[1], ...]`: negative indices count from
  * the end, out-of-range bounds are clamped, missing axes are taken whole.
  */
-export function slice(x: Tensor, begin: readonly number[], end: readonly (number | undefined)[] = []): Tensor {
+export function slice(
+  x: Tensor,
+  begin: readonly number[],
+  end: readonly (number | undefined)[] = [],
+): Tensor {
   x.assertAlive('slice');
   if (begin.length > x.rank || end.length > x.rank) {
-    throw invalidArgument('slice', `${Math.max(begin.length, end.length)} bounds given for a tensor of rank ${x.rank} ${formatShape(x.shape)}`);
+    throw invalidArgument(
+      'slice',
+      `${Math.max(begin.length, end.length)} bounds given for a tensor of rank ${x.rank} ${formatShape(x.shape)}`,
+    );
   }
   const starts = x.shape.map((d, i) => clampIndex(begin[i] ?? 0, d));
   const shape = x.shape.map((d, i) => Math.max(0, clampIndex(end[i] ?? d, d) - starts[i]!));
@@ -91,7 +114,10 @@ export function narrow(x: Tensor, axis: number, start: number, length: number): 
   const dim = x.shape[a]!;
   const from = start < 0 ? start + dim : start;
   if (from < 0 || length < 0 || from + length > dim) {
-    throw invalidArgument('narrow', `[${start}, ${start}+${length}) is out of range for axis ${axis} of size ${dim}`);
+    throw invalidArgument(
+      'narrow',
+      `[${start}, ${start}+${length}) is out of range for axis ${axis} of size ${dim}`,
+    );
   }
   const begin = x.shape.map((_, i) => (i === a ? from : 0));
   const end = x.shape.map((d, i) => (i === a ? from + length : d));
@@ -103,7 +129,10 @@ export function broadcastTo(x: Tensor, shape: Shape): Tensor {
   x.assertAlive('broadcastTo');
   const target = broadcastShapes('broadcastTo', x.shape, shape);
   if (!shapesEqual(target, shape)) {
-    throw new SlimlmError('SHAPE_MISMATCH', `broadcastTo: ${formatShape(x.shape)} cannot be broadcast to ${formatShape(shape)}`);
+    throw new SlimlmError(
+      'SHAPE_MISMATCH',
+      `broadcastTo: ${formatShape(x.shape)} cannot be broadcast to ${formatShape(shape)}`,
+    );
   }
   const lead = shape.length - x.rank;
   const strides = shape.map((d, i) => {
@@ -123,10 +152,18 @@ export function unsqueeze(x: Tensor, axis: number): Tensor {
 
 /** Removes size-1 axes: the given one, or all of them. */
 export function squeeze(x: Tensor, axis?: number): Tensor {
-  if (axis === undefined) return reshape(x, x.shape.filter((d) => d !== 1));
+  if (axis === undefined)
+    return reshape(
+      x,
+      x.shape.filter((d) => d !== 1),
+    );
   const a = normalizeAxis('squeeze', axis, x.rank);
-  if (x.shape[a] !== 1) throw invalidArgument('squeeze', `axis ${axis} has size ${x.shape[a]}, not 1`);
-  return reshape(x, x.shape.filter((_, i) => i !== a));
+  if (x.shape[a] !== 1)
+    throw invalidArgument('squeeze', `axis ${axis} has size ${x.shape[a]}, not 1`);
+  return reshape(
+    x,
+    x.shape.filter((_, i) => i !== a),
+  );
 }
 
 /** A handle on the same storage with no gradient history (like torch's detach). */
@@ -143,9 +180,14 @@ export function detach(x: Tensor): Tensor {
  */
 export function assign(target: Tensor, source: Tensor): void {
   if (target.dtype !== source.dtype) {
-    throw new SlimlmError('DTYPE_MISMATCH', `assign: target is ${target.dtype} but source is ${source.dtype}`);
+    throw new SlimlmError(
+      'DTYPE_MISMATCH',
+      `assign: target is ${target.dtype} but source is ${source.dtype}`,
+    );
   }
-  const broadcast = shapesEqual(source.shape, target.shape) ? source : broadcastTo(source, target.shape);
+  const broadcast = shapesEqual(source.shape, target.shape)
+    ? source
+    : broadcastTo(source, target.shape);
   try {
     runKernelInto('copy', [broadcast], {}, target);
   } finally {

@@ -2,9 +2,9 @@ import { withBackend } from '../backend';
 import { SlimlmError } from '../errors';
 import { scope } from '../memory';
 import type { Tensor } from '../tensor';
+import { coreCases } from './cases/core';
 import { linalgCases } from './cases/linalg';
 import { mathCases } from './cases/math';
-import { coreCases } from './cases/core';
 import { transformerCases } from './cases/transformer';
 
 /**
@@ -34,22 +34,40 @@ export function conformanceCases(): ConformanceCase[] {
   return [...coreCases, ...mathCases, ...linalgCases, ...transformerCases];
 }
 
-function evaluate(build: ConformanceCase['build']): { shape: readonly number[]; dtype: string; values: Float64Array }[] {
+function evaluate(
+  build: ConformanceCase['build'],
+): { shape: readonly number[]; dtype: string; values: Float64Array }[] {
   return scope(() => {
     const result = build();
     const outputs = Array.isArray(result) ? result : [result as Tensor];
-    return outputs.map((t) => ({ shape: t.shape, dtype: t.dtype, values: Float64Array.from(t.dataSync()) }));
+    return outputs.map((t) => ({
+      shape: t.shape,
+      dtype: t.dtype,
+      values: Float64Array.from(t.dataSync()),
+    }));
   });
 }
 
-function compare(expected: ReturnType<typeof evaluate>, actual: ReturnType<typeof evaluate>, atol: number, rtol: number): { maxError: number; message?: string } {
+function compare(
+  expected: ReturnType<typeof evaluate>,
+  actual: ReturnType<typeof evaluate>,
+  atol: number,
+  rtol: number,
+): { maxError: number; message?: string } {
   let maxError = 0;
-  if (expected.length !== actual.length) return { maxError: Number.POSITIVE_INFINITY, message: `${actual.length} outputs, expected ${expected.length}` };
+  if (expected.length !== actual.length)
+    return {
+      maxError: Number.POSITIVE_INFINITY,
+      message: `${actual.length} outputs, expected ${expected.length}`,
+    };
   for (let k = 0; k < expected.length; k++) {
     const e = expected[k]!;
     const a = actual[k]!;
     if (e.shape.join() !== a.shape.join() || e.dtype !== a.dtype) {
-      return { maxError: Number.POSITIVE_INFINITY, message: `output ${k} is [${a.shape}] ${a.dtype}, expected [${e.shape}] ${e.dtype}` };
+      return {
+        maxError: Number.POSITIVE_INFINITY,
+        message: `output ${k} is [${a.shape}] ${a.dtype}, expected [${e.shape}] ${e.dtype}`,
+      };
     }
     for (let i = 0; i < e.values.length; i++) {
       const ev = e.values[i]!;
@@ -71,7 +89,10 @@ function compare(expected: ReturnType<typeof evaluate>, actual: ReturnType<typeo
  * Ops in `lacks` are skipped: the explicit list of what the backend does not implement; so are
  * cases needing a dtype the backend does not declare.
  */
-export function runConformance(backend: string, options: { lacks?: readonly string[]; cases?: readonly ConformanceCase[] } = {}): ConformanceResult[] {
+export function runConformance(
+  backend: string,
+  options: { lacks?: readonly string[]; cases?: readonly ConformanceCase[] } = {},
+): ConformanceResult[] {
   const lacks = new Set(options.lacks ?? []);
   return (options.cases ?? conformanceCases()).map((c) => {
     if (lacks.has(c.op)) return { name: c.name, op: c.op, status: 'skipped' };
@@ -85,7 +106,12 @@ export function runConformance(backend: string, options: { lacks?: readonly stri
     } catch (error) {
       // A dtype the backend does not declare is a capability it lacks, not a wrong answer.
       const unsupported = error instanceof SlimlmError && error.code === 'UNSUPPORTED_DTYPE';
-      return { name: c.name, op: c.op, status: unsupported ? 'skipped' : 'fail', message: (error as Error).message };
+      return {
+        name: c.name,
+        op: c.op,
+        status: unsupported ? 'skipped' : 'fail',
+        message: (error as Error).message,
+      };
     }
   });
 }

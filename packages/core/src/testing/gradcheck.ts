@@ -41,12 +41,19 @@ export interface GradcheckResult {
  * a random projection, then compares each input element's analytic gradient with
  * (L(x + eps) - L(x - eps)) / 2eps. Differentiated inputs must be f64; others pass through as given.
  */
-export function gradcheck(f: (...inputs: Tensor[]) => Tensor, inputs: readonly Tensor[], options: GradcheckOptions = {}): GradcheckResult {
+export function gradcheck(
+  f: (...inputs: Tensor[]) => Tensor,
+  inputs: readonly Tensor[],
+  options: GradcheckOptions = {},
+): GradcheckResult {
   const { eps = 1e-6, atol = 1e-6, rtol = 1e-5, seed = 1 } = options;
   const wrt = options.wrt ?? inputs.flatMap((t, i) => (t.dtype === 'f64' ? [i] : []));
   for (const i of wrt) {
     if (inputs[i]?.dtype !== 'f64') {
-      throw new SlimlmError('DTYPE_MISMATCH', `gradcheck: input ${i} must be f64 to be checked, got ${inputs[i]?.dtype}`);
+      throw new SlimlmError(
+        'DTYPE_MISMATCH',
+        `gradcheck: input ${i} must be f64 to be checked, got ${inputs[i]?.dtype}`,
+      );
     }
   }
   return scope(() => {
@@ -62,7 +69,11 @@ export function gradcheck(f: (...inputs: Tensor[]) => Tensor, inputs: readonly T
       { shape: output.shape, backend: output.backend },
     );
     const loss = (xs: Tensor[]) => sum(mul(f(...xs), projection)).item();
-    const analytic = grad(sum(mul(output, projection)), wrt.map((i) => leaves[i]!), { allowUnused: true });
+    const analytic = grad(
+      sum(mul(output, projection)),
+      wrt.map((i) => leaves[i]!),
+      { allowUnused: true },
+    );
     let maxError = 0;
     let worst: GradcheckMismatch | null = null;
     let checked = 0;
@@ -76,7 +87,9 @@ export function gradcheck(f: (...inputs: Tensor[]) => Tensor, inputs: readonly T
               const values = Float64Array.from(base);
               values[j] = value;
               const xs = leaves.map((leaf, i) =>
-                i === inputIndex ? tensor(values, { shape: leaf.shape, backend: leaf.backend }) : leaf,
+                i === inputIndex
+                  ? tensor(values, { shape: leaf.shape, backend: leaf.backend })
+                  : leaf,
               );
               return loss(xs);
             }),
@@ -85,7 +98,10 @@ export function gradcheck(f: (...inputs: Tensor[]) => Tensor, inputs: readonly T
         const error = Math.abs(analyticValues[j]! - numeric);
         checked++;
         maxError = Math.max(maxError, error);
-        if (error > atol + rtol * Math.abs(numeric) && (worst === null || error > Math.abs(worst.analytic - worst.numeric))) {
+        if (
+          error > atol + rtol * Math.abs(numeric) &&
+          (worst === null || error > Math.abs(worst.analytic - worst.numeric))
+        ) {
           worst = { input: inputIndex, index: j, analytic: analyticValues[j]!, numeric };
         }
       }
@@ -94,4 +110,3 @@ export function gradcheck(f: (...inputs: Tensor[]) => Tensor, inputs: readonly T
     return { ok: worst === null, maxError, worst, checked };
   });
 }
-

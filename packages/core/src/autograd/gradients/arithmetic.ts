@@ -6,17 +6,24 @@ import { div, mul, neg } from '../../ops/elementwise';
 
 registerGradient('add', ({ gradOutputs: [dy] }) => [dy!, dy!]);
 
-registerGradient('sub', ({ gradOutputs: [dy] }) => [dy!, neg(dy!)]);
+registerGradient('sub', ({ gradOutputs: [dy], needsGrad }) => [
+  dy!,
+  needsGrad[1] ? neg(dy!) : null,
+]);
 
-registerGradient('mul', ({ inputs: [a, b], gradOutputs: [dy] }) => [mul(dy!, b!), mul(dy!, a!)]);
+registerGradient('mul', ({ inputs: [a, b], gradOutputs: [dy], needsGrad }) => [
+  needsGrad[0] ? mul(dy!, b!) : null,
+  needsGrad[1] ? mul(dy!, a!) : null,
+]);
 
-registerGradient('div', ({ inputs: [a, b], outputs: [y], gradOutputs: [dy] }) => {
+// d(a/b)/db = -(dy / b) * (a / b): reuses the saved quotient y = a / b.
+registerGradient('div', ({ inputs: [, b], outputs: [y], gradOutputs: [dy], needsGrad }) => {
   const da = div(dy!, b!);
+  if (!needsGrad[1]) return [da, null];
   const quotient = mul(da, y!);
   const db = neg(quotient);
   quotient.dispose();
-  return [da, db];
+  return [needsGrad[0] ? da : null, db];
 });
-
 
 registerGradient('neg', ({ gradOutputs: [dy] }) => [neg(dy!)]);

@@ -27,4 +27,6 @@ registerGradient<{ begin: number[] }>('slice', ({ inputs: [x], gradOutputs: [dy]
   return [g];
 });
 
-registerGradient('broadcastTo', ({ inputs: [x], gradOutputs: [dy] }) => [sumToShape(dy!, x!.shape)]);
+registerGradient('broadcastTo', ({ inputs: [x], gradOutputs: [dy] }) => [
+  sumToShape(dy!, x!.shape),
+]);

@@ -1,5 +1,5 @@
 import { type Backend, registerBackend } from '../../backend';
-import { DTYPES, type DType, type StorageArray, allocateStorageArray } from '../../dtype';
+import { allocateStorageArray, DTYPES, type DType, type StorageArray } from '../../dtype';
 
 export const REFERENCE = 'reference';
 

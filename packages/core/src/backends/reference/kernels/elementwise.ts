@@ -1,5 +1,5 @@
-import { registerKernel } from '../../../kernels';
 import type { KernelFn } from '../../../kernels';
+import { registerKernel } from '../../../kernels';
 import { REFERENCE } from '../backend';
 import { readValues, writeValues } from '../strided';
 
