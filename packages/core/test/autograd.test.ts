@@ -1,4 +1,4 @@
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import {
   add,
   backward,
@@ -11,41 +11,14 @@ import {
   neg,
   noGrad,
   reshape,
-  SlimlmError,
   scope,
   sum,
-  type Tensor,
   tensor,
   zeros,
 } from '../src/index';
+import { errorOf, leaf, trackLeaks, valuesOf } from './helpers';
 
-function errorOf(fn: () => unknown): SlimlmError {
-  try {
-    fn();
-  } catch (error) {
-    if (error instanceof SlimlmError) return error;
-    throw error;
-  }
-  throw new Error('expected a SlimlmError, nothing was thrown');
-}
-
-/** An f64 leaf that requires a gradient. */
-function leaf(values: number[], shape: number[] = [values.length]): Tensor {
-  const t = tensor(Float64Array.from(values), { shape });
-  t.requiresGrad = true;
-  return t;
-}
-
-const valuesOf = (t: Tensor | null | undefined) => Array.from(t!.dataSync());
-
-let before = memory('reference');
-beforeEach(() => {
-  before = memory('reference');
-});
-afterEach(() => {
-  expect(memory('reference').tensors).toBe(before.tensors);
-  expect(memory('reference').bytes).toBe(before.bytes);
-});
+trackLeaks({ bytes: true });
 
 describe('backward', () => {
   it('accumulates into .grad across two backward calls', () => {

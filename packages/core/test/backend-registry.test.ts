@@ -34,6 +34,7 @@ import {
   zeros,
 } from '../src/index';
 import { gradcheck } from '../src/testing/index';
+import { errorOf } from './helpers';
 
 /**
  * A minimal backend of the kind a plugin package would write: typed arrays as storage, three
@@ -125,16 +126,6 @@ registerKernel({
   },
 });
 registerKernel({ op: 'add', backend: TYPED, fn: typedAdd });
-
-function errorOf(fn: () => unknown): SlimlmError {
-  try {
-    fn();
-  } catch (error) {
-    if (error instanceof SlimlmError) return error;
-    throw error;
-  }
-  throw new Error('expected a SlimlmError, nothing was thrown');
-}
 
 async function rejectionOf(promise: Promise<unknown>): Promise<SlimlmError> {
   try {

@@ -6,7 +6,6 @@ import {
   mul,
   resetPeakBytes,
   reshape,
-  SlimlmError,
   scope,
   slice,
   sum,
@@ -15,18 +14,9 @@ import {
   transpose,
   zeros,
 } from '../src/index';
+import { errorOf } from './helpers';
 
 const live = () => memory('reference');
-
-function errorOf(fn: () => unknown): SlimlmError {
-  try {
-    fn();
-  } catch (error) {
-    if (error instanceof SlimlmError) return error;
-    throw error;
-  }
-  throw new Error('expected a SlimlmError, nothing was thrown');
-}
 
 describe('memory counters', () => {
   it('counts live tensors and bytes per backend', () => {

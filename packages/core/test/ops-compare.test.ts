@@ -6,7 +6,6 @@ import {
   equal,
   fromBf16Bits,
   fromF16Bits,
-  Generator,
   grad,
   greater,
   greaterEqual,
@@ -14,7 +13,6 @@ import {
   lessEqual,
   logicalNot,
   maskedFill,
-  memory,
   mul,
   notEqual,
   scope,
@@ -26,24 +24,7 @@ import {
   where,
 } from '../src/index';
 import { gradcheck } from '../src/testing/index';
-
-function uniform(shape: number[], seed: number, low = -2, high = 2): Tensor {
-  const g = new Generator(seed);
-  const size = shape.reduce((a, b) => a * b, 1);
-  return tensor(
-    Float64Array.from({ length: size }, () => low + (high - low) * g.nextFloat()),
-    { shape },
-  );
-}
-
-function valuesOf(t: Tensor): number[] {
-  return Array.from(t.dataSync());
-}
-
-function expectGradOk(result: ReturnType<typeof gradcheck>): void {
-  expect(result.ok, JSON.stringify(result.worst)).toBe(true);
-  expect(result.checked).toBeGreaterThan(0);
-}
+import { expectGradOk, expectNoLeak, uniform, valuesOf } from './helpers';
 
 function mask(values: number[], shape?: number[]): Tensor {
   return tensor(values, { dtype: 'u8', shape: shape ?? [values.length] });
@@ -347,19 +328,19 @@ describe('cast', () => {
 
 describe('leaks', () => {
   it('frees every temporary forward and backward', () => {
-    const before = memory('reference').tensors;
-    scope(() => {
-      const a = uniform([2, 3], 27);
-      const b = uniform([3], 28);
-      a.requiresGrad = true;
-      b.requiresGrad = true;
-      const c = greater(a, b);
-      const y = maskedFill(where(c, a, cast(cast(b, 'f32'), 'f64')), logicalNot(c), 0.5);
-      sum(mul(y, y)).backward();
-      expect(a.grad!.shape).toEqual([2, 3]);
-      expect(b.grad!.shape).toEqual([3]);
-      for (const [, op] of comparisons) op(a, 0.25);
-    });
-    expect(memory('reference').tensors).toBe(before);
+    expectNoLeak(() =>
+      scope(() => {
+        const a = uniform([2, 3], 27);
+        const b = uniform([3], 28);
+        a.requiresGrad = true;
+        b.requiresGrad = true;
+        const c = greater(a, b);
+        const y = maskedFill(where(c, a, cast(cast(b, 'f32'), 'f64')), logicalNot(c), 0.5);
+        sum(mul(y, y)).backward();
+        expect(a.grad!.shape).toEqual([2, 3]);
+        expect(b.grad!.shape).toEqual([3]);
+        for (const [, op] of comparisons) op(a, 0.25);
+      }),
+    );
   });
 });

@@ -1,26 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import {
-  dropout,
-  Generator,
-  manualSeed,
-  memory,
-  ones,
-  scope,
-  sum,
-  type Tensor,
-  tensor,
-  transpose,
-} from '../src/index';
+import { dropout, Generator, manualSeed, ones, scope, sum, tensor, transpose } from '../src/index';
 import { gradcheck } from '../src/testing/index';
-
-function randomF64(shape: number[], seed: number): Tensor {
-  const g = new Generator(seed);
-  const count = shape.reduce((a, b) => a * b, 1);
-  return tensor(
-    Float64Array.from({ length: count }, () => g.nextNormal()),
-    { shape },
-  );
-}
+import { expectNoLeak, normals } from './helpers';
 
 describe('dropout', () => {
   it('draws the same mask from the same seed, another from another', () => {
@@ -55,7 +36,7 @@ describe('dropout', () => {
 
   it('multiplies x by its mask, strided x included', () => {
     scope(() => {
-      const x = transpose(randomF64([5, 7], 1));
+      const x = transpose(normals([5, 7], 1));
       const mask = dropout(ones([7, 5], { dtype: 'f64' }), 0.4, {
         generator: new Generator(2),
       }).dataSync();
@@ -67,12 +48,12 @@ describe('dropout', () => {
 
   it('is the identity with p = 0 or outside training, and zeros with p = 1', () => {
     scope(() => {
-      const x = randomF64([3, 4], 3);
+      const x = normals([3, 4], 3);
       const values = Array.from(x.dataSync());
       expect(Array.from(dropout(x, 0).dataSync())).toEqual(values);
       expect(Array.from(dropout(x, 0.9, { training: false }).dataSync())).toEqual(values);
       expect(Array.from(dropout(x, 1).dataSync()).every((v) => v === 0)).toBe(true);
-      expect(dropout(randomF64([0, 3], 4), 0.5).shape).toEqual([0, 3]);
+      expect(dropout(normals([0, 3], 4), 0.5).shape).toEqual([0, 3]);
     });
   });
 
@@ -83,7 +64,7 @@ describe('dropout', () => {
         [0.5, false, 1],
         [1, true, 0],
       ] as const) {
-        const x = randomF64([2, 3], 5);
+        const x = normals([2, 3], 5);
         x.requiresGrad = true;
         sum(dropout(x, p, { training })).backward();
         expect(Array.from(x.grad!.dataSync())).toEqual(new Array(6).fill(expected));
@@ -115,20 +96,20 @@ describe('dropout', () => {
     scope(() => {
       const result = gradcheck(
         (x) => dropout(x!, 0.5, { generator: new Generator(7) }),
-        [randomF64([3, 5], 8)],
+        [normals([3, 5], 8)],
       );
       expect(result.ok).toBe(true);
     });
   });
 
   it('leaks nothing forward and backward', () => {
-    const before = memory('reference').tensors;
-    scope(() => {
-      const x = randomF64([4, 4], 9);
-      x.requiresGrad = true;
-      sum(dropout(x, 0.25, { generator: new Generator(1) })).backward();
-      sum(dropout(x, 0)).backward();
-    });
-    expect(memory('reference').tensors).toBe(before);
+    expectNoLeak(() =>
+      scope(() => {
+        const x = normals([4, 4], 9);
+        x.requiresGrad = true;
+        sum(dropout(x, 0.25, { generator: new Generator(1) })).backward();
+        sum(dropout(x, 0)).backward();
+      }),
+    );
   });
 });

@@ -9,11 +9,9 @@ import {
   type DType,
   erf,
   exp,
-  Generator,
   grad,
   log,
   maximum,
-  memory,
   minimum,
   pow,
   rsqrt,
@@ -30,45 +28,7 @@ import {
   transpose,
 } from '../src/index';
 import { gradcheck } from '../src/testing/index';
-
-/** f64 values uniform in [low, high), seeded. */
-function uniform(shape: number[], seed: number, low = -2, high = 2): Tensor {
-  const g = new Generator(seed);
-  const size = shape.reduce((a, b) => a * b, 1);
-  return tensor(
-    Float64Array.from({ length: size }, () => low + (high - low) * g.nextFloat()),
-    { shape },
-  );
-}
-
-function valuesOf(t: Tensor): number[] {
-  return Array.from(t.dataSync());
-}
-
-function expectClose(
-  actual: readonly number[],
-  expected: readonly number[],
-  rtol: number,
-  atol = 0,
-): void {
-  expect(actual.length).toBe(expected.length);
-  actual.forEach((a, i) => {
-    const e = expected[i]!;
-    if (Number.isNaN(e)) {
-      expect(a, `element ${i}`).toBeNaN();
-      return;
-    }
-    if (a === e) return;
-    expect(Math.abs(a - e), `element ${i}: ${a} vs ${e}`).toBeLessThanOrEqual(
-      atol + rtol * Math.abs(e),
-    );
-  });
-}
-
-function expectGradOk(result: ReturnType<typeof gradcheck>): void {
-  expect(result.ok, JSON.stringify(result.worst)).toBe(true);
-  expect(result.checked).toBeGreaterThan(0);
-}
+import { expectClose, expectGradOk, expectNoLeak, uniform, valuesOf } from './helpers';
 
 type Unary = (x: Tensor) => Tensor;
 
@@ -94,7 +54,7 @@ describe('unary math: forward', () => {
         const y = op(x);
         expect(y.shape).toEqual([3, 5, 7]);
         expect(y.dtype).toBe('f64');
-        expectClose(valuesOf(y), valuesOf(x).map(reference), 1e-15);
+        expectClose(valuesOf(y), valuesOf(x).map(reference), { rtol: 1e-15 });
         const x32 = cast(x, 'f32');
         expect(valuesOf(op(x32))).toEqual(valuesOf(x32).map((v) => Math.fround(reference(v))));
       });
@@ -128,7 +88,7 @@ describe('unary math: forward', () => {
       expectClose(
         valuesOf(y),
         table.map(([, e]) => e),
-        1e-14,
+        { rtol: 1e-14 },
       );
     });
   });
@@ -181,11 +141,11 @@ describe('unary math: forward', () => {
       const b = broadcastTo(slice(base, [0, 0], [1, 6]), [3, 6]);
       for (const view of [t, s, b]) {
         expect(view.isContiguous).toBe(false);
-        expectClose(valuesOf(exp(view)), valuesOf(view).map(Math.exp), 1e-15);
+        expectClose(valuesOf(exp(view)), valuesOf(view).map(Math.exp), { rtol: 1e-15 });
         expectClose(
           valuesOf(square(view)),
           valuesOf(view).map((v) => v * v),
-          0,
+          { rtol: 0 },
         );
       }
     });
@@ -211,11 +171,13 @@ describe('unary math: forward', () => {
         for (const op of [exp, log, sqrt, rsqrt, tanh, sin, cos, erf, sigmoid, abs, square]) {
           const y = op(x);
           expect(y.dtype).toBe(dtype);
-          expectClose(valuesOf(y), valuesOf(op(widened)), halfUlp);
+          expectClose(valuesOf(y), valuesOf(op(widened)), { rtol: halfUlp });
         }
-        expectClose(valuesOf(pow(x, x)), valuesOf(pow(widened, widened)), halfUlp);
-        expectClose(valuesOf(maximum(x, 1)), valuesOf(maximum(widened, 1)), 0);
-        expectClose(valuesOf(clamp(x, 0.5, 1.5)), valuesOf(clamp(widened, 0.5, 1.5)), halfUlp);
+        expectClose(valuesOf(pow(x, x)), valuesOf(pow(widened, widened)), { rtol: halfUlp });
+        expectClose(valuesOf(maximum(x, 1)), valuesOf(maximum(widened, 1)), { rtol: 0 });
+        expectClose(valuesOf(clamp(x, 0.5, 1.5)), valuesOf(clamp(widened, 0.5, 1.5)), {
+          rtol: halfUlp,
+        });
       }
     });
   });
@@ -244,16 +206,16 @@ describe('pow', () => {
       for (let i = 0; i < 2; i++)
         for (let j = 0; j < 4; j++)
           for (let k = 0; k < 3; k++) expected.push(b[i * 3 + k]! ** e[j]!);
-      expectClose(valuesOf(y), expected, 1e-15);
+      expectClose(valuesOf(y), expected, { rtol: 1e-15 });
       expectClose(
         valuesOf(pow(base, 2.5)),
         b.map((v) => v ** 2.5),
-        1e-15,
+        { rtol: 1e-15 },
       );
       expectClose(
         valuesOf(pow(2, exponent)),
         e.map((v) => 2 ** v),
-        1e-15,
+        { rtol: 1e-15 },
       );
     });
   });
@@ -460,40 +422,42 @@ describe('math gradients', () => {
         x.requiresGrad = true;
         const [g] = grad(sum(exp(x)), [x]);
         expect(g!.dtype).toBe(dtype);
-        expectClose(valuesOf(g!), [0.5, 1, 2].map(Math.exp), dtype === 'f16' ? 1e-3 : 1e-7);
+        expectClose(valuesOf(g!), [0.5, 1, 2].map(Math.exp), {
+          rtol: dtype === 'f16' ? 1e-3 : 1e-7,
+        });
         g!.dispose();
       }
     });
   });
 
   it('leaks no tensors forward or backward', () => {
-    const before = memory('reference').tensors;
-    scope(() => {
-      const x = uniform([2, 3], 27, 0.5, 2);
-      const y = uniform([3], 28, -1, 1);
-      x.requiresGrad = true;
-      y.requiresGrad = true;
-      const parts = [
-        exp(x),
-        log(x),
-        sqrt(x),
-        rsqrt(x),
-        tanh(x),
-        abs(y),
-        sin(x),
-        cos(x),
-        erf(x),
-        sigmoid(x),
-        square(y),
-      ];
-      const mixed = [pow(x, y), maximum(x, y), minimum(x, y), clamp(x, 0.8, 1.5), pow(x, 2)];
-      let total = sum(parts[0]!);
-      for (const t of [...parts.slice(1), ...mixed]) total = sum(add(total, sum(t)));
-      total.backward();
-      expect(x.grad).not.toBeNull();
-      expect(y.grad).not.toBeNull();
-    });
-    expect(memory('reference').tensors).toBe(before);
+    expectNoLeak(() =>
+      scope(() => {
+        const x = uniform([2, 3], 27, 0.5, 2);
+        const y = uniform([3], 28, -1, 1);
+        x.requiresGrad = true;
+        y.requiresGrad = true;
+        const parts = [
+          exp(x),
+          log(x),
+          sqrt(x),
+          rsqrt(x),
+          tanh(x),
+          abs(y),
+          sin(x),
+          cos(x),
+          erf(x),
+          sigmoid(x),
+          square(y),
+        ];
+        const mixed = [pow(x, y), maximum(x, y), minimum(x, y), clamp(x, 0.8, 1.5), pow(x, 2)];
+        let total = sum(parts[0]!);
+        for (const t of [...parts.slice(1), ...mixed]) total = sum(add(total, sum(t)));
+        total.backward();
+        expect(x.grad).not.toBeNull();
+        expect(y.grad).not.toBeNull();
+      }),
+    );
   });
 });
 

@@ -2,10 +2,8 @@ import { describe, expect, it } from 'vitest';
 import {
   broadcastTo,
   cast,
-  Generator,
   linear,
   matmul,
-  memory,
   scope,
   slice,
   sum,
@@ -14,15 +12,7 @@ import {
   transpose,
 } from '../src/index';
 import { gradcheck } from '../src/testing/index';
-
-function normals(shape: readonly number[], seed: number): Tensor {
-  const g = new Generator(seed);
-  const count = shape.reduce((a, b) => a * b, 1);
-  return tensor(
-    Float64Array.from({ length: count }, () => g.nextNormal()),
-    { shape },
-  );
-}
+import { expectClose, expectNoLeak, F64_TOLERANCE, normals } from './helpers';
 
 /** Plain triple loop over 2-D row-major matrices. */
 function naiveMatmul(
@@ -41,19 +31,6 @@ function naiveMatmul(
   return out;
 }
 
-function expectClose(
-  actual: ArrayLike<number>,
-  expected: ArrayLike<number>,
-  tolerance = 1e-12,
-): void {
-  expect(actual.length).toBe(expected.length);
-  for (let i = 0; i < expected.length; i++) {
-    expect(Math.abs(actual[i]! - expected[i]!)).toBeLessThanOrEqual(
-      tolerance * (1 + Math.abs(expected[i]!)),
-    );
-  }
-}
-
 describe('matmul forward', () => {
   it('multiplies odd-sized matrices like a triple loop', () => {
     scope(() => {
@@ -61,7 +38,7 @@ describe('matmul forward', () => {
       const b = normals([5, 7], 2);
       const y = matmul(a, b);
       expect(y.shape).toEqual([3, 7]);
-      expectClose(y.dataSync(), naiveMatmul(a.dataSync(), b.dataSync(), 3, 5, 7));
+      expectClose(y.dataSync(), naiveMatmul(a.dataSync(), b.dataSync(), 3, 5, 7), F64_TOLERANCE);
     });
   });
 
@@ -84,7 +61,7 @@ describe('matmul forward', () => {
             6,
           );
           const start = (i * 5 + j) * 18;
-          expectClose(yv.subarray(start, start + 18), expected);
+          expectClose(yv.subarray(start, start + 18), expected, F64_TOLERANCE);
         }
       }
     });
@@ -96,11 +73,15 @@ describe('matmul forward', () => {
       const m = normals([4, 3], 6);
       const vm = matmul(v, m);
       expect(vm.shape).toEqual([3]);
-      expectClose(vm.dataSync(), naiveMatmul(v.dataSync(), m.dataSync(), 1, 4, 3));
+      expectClose(vm.dataSync(), naiveMatmul(v.dataSync(), m.dataSync(), 1, 4, 3), F64_TOLERANCE);
       const batch = normals([2, 3, 4], 7);
       const mv = matmul(batch, v);
       expect(mv.shape).toEqual([2, 3]);
-      expectClose(mv.dataSync(), naiveMatmul(batch.dataSync(), v.dataSync(), 6, 4, 1));
+      expectClose(
+        mv.dataSync(),
+        naiveMatmul(batch.dataSync(), v.dataSync(), 6, 4, 1),
+        F64_TOLERANCE,
+      );
       const dot = matmul(v, v);
       expect(dot.shape).toEqual([]);
       expect(dot.item()).toBeCloseTo(
@@ -138,11 +119,16 @@ describe('matmul forward', () => {
       expectClose(
         matmul(a, b).dataSync(),
         naiveMatmul(dense(a).dataSync(), dense(b).dataSync(), 3, 5, 4),
+        F64_TOLERANCE,
       );
       const shared = broadcastTo(normals([4, 2], 13), [3, 4, 2]);
       const batched = matmul(normals([3, 2, 4], 14), shared);
       expect(batched.shape).toEqual([3, 2, 2]);
-      expectClose(batched.dataSync(), matmul(normals([3, 2, 4], 14), dense(shared)).dataSync());
+      expectClose(
+        batched.dataSync(),
+        matmul(normals([3, 2, 4], 14), dense(shared)).dataSync(),
+        F64_TOLERANCE,
+      );
     });
   });
 
@@ -218,8 +204,12 @@ describe('linear', () => {
       const expected = naiveMatmul(x.dataSync(), weightT, 6, 5, 4).map(
         (v, i) => v + bias.dataSync()[i % 4]!,
       );
-      expectClose(y.dataSync(), expected);
-      expectClose(linear(x, weight).dataSync(), naiveMatmul(x.dataSync(), weightT, 6, 5, 4));
+      expectClose(y.dataSync(), expected, F64_TOLERANCE);
+      expectClose(
+        linear(x, weight).dataSync(),
+        naiveMatmul(x.dataSync(), weightT, 6, 5, 4),
+        F64_TOLERANCE,
+      );
     });
   });
 
@@ -279,16 +269,16 @@ describe('matmul gradients', () => {
   });
 
   it('leaks nothing forward and backward', () => {
-    const before = memory('reference').tensors;
-    scope(() => {
-      const a = normals([2, 1, 3, 4], 50);
-      const weight = normals([6, 4], 51);
-      a.requiresGrad = true;
-      weight.requiresGrad = true;
-      sum(linear(matmul(a, normals([5, 4, 4], 52)), weight, normals([6], 53))).backward();
-      expect(a.grad!.shape).toEqual([2, 1, 3, 4]);
-      expect(weight.grad!.shape).toEqual([6, 4]);
-    });
-    expect(memory('reference').tensors).toBe(before);
+    expectNoLeak(() =>
+      scope(() => {
+        const a = normals([2, 1, 3, 4], 50);
+        const weight = normals([6, 4], 51);
+        a.requiresGrad = true;
+        weight.requiresGrad = true;
+        sum(linear(matmul(a, normals([5, 4, 4], 52)), weight, normals([6], 53))).backward();
+        expect(a.grad!.shape).toEqual([2, 1, 3, 4]);
+        expect(weight.grad!.shape).toEqual([6, 4]);
+      }),
+    );
   });
 });

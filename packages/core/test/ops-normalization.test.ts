@@ -2,10 +2,8 @@ import { describe, expect, it } from 'vitest';
 import {
   broadcastTo,
   cast,
-  Generator,
   layerNorm,
   logSoftmax,
-  memory,
   mul,
   rmsNorm,
   scope,
@@ -17,15 +15,7 @@ import {
   transpose,
 } from '../src/index';
 import { gradcheck } from '../src/testing/index';
-
-function normals(shape: readonly number[], seed: number, scale = 1): Tensor {
-  const g = new Generator(seed);
-  const count = shape.reduce((a, b) => a * b, 1);
-  return tensor(
-    Float64Array.from({ length: count }, () => scale * g.nextNormal()),
-    { shape },
-  );
-}
+import { expectClose, expectNoLeak, F64_TOLERANCE, normals } from './helpers';
 
 /** Applies `f` to every 1-D lane of row-major `values` along `axis`, in plain loops. */
 function naiveLanes(
@@ -72,19 +62,6 @@ function naiveNorm(
   );
 }
 
-function expectClose(
-  actual: ArrayLike<number>,
-  expected: ArrayLike<number>,
-  tolerance = 1e-12,
-): void {
-  expect(actual.length).toBe(expected.length);
-  for (let i = 0; i < expected.length; i++) {
-    expect(Math.abs(actual[i]! - expected[i]!)).toBeLessThanOrEqual(
-      tolerance * (1 + Math.abs(expected[i]!)),
-    );
-  }
-}
-
 describe('softmax and logSoftmax', () => {
   for (const axis of [0, 1, 2, -1]) {
     it(`match plain loops along axis ${axis} of [3, 5, 7]`, () => {
@@ -94,10 +71,12 @@ describe('softmax and logSoftmax', () => {
         expectClose(
           softmax(x, axis).dataSync(),
           naiveLanes(x.dataSync(), [3, 5, 7], a, naiveSoftmax),
+          F64_TOLERANCE,
         );
         expectClose(
           logSoftmax(x, axis).dataSync(),
           naiveLanes(x.dataSync(), [3, 5, 7], a, naiveLogSoftmax),
+          F64_TOLERANCE,
         );
       });
     });
@@ -112,7 +91,7 @@ describe('softmax and logSoftmax', () => {
         ],
         { dtype: 'f64' },
       );
-      expectClose(softmax(x).dataSync(), [0.5, 0.5, 0, 0.5, 0, 0.5]);
+      expectClose(softmax(x).dataSync(), [0.5, 0.5, 0, 0.5, 0, 0.5], F64_TOLERANCE);
       const logs = logSoftmax(x).dataSync();
       expect(logs[0]).toBeCloseTo(-Math.LN2, 12);
       expect(logs[2]).toBeCloseTo(-2000 - Math.LN2, 9);
@@ -160,26 +139,32 @@ describe('rmsNorm and layerNorm', () => {
       expectClose(
         rmsNorm(x, weight).dataSync(),
         lanes((l) => naiveNorm(l, false, 1e-5, w)),
+        F64_TOLERANCE,
       );
       expectClose(
         rmsNorm(x, null, { eps: 0.5 }).dataSync(),
         lanes((l) => naiveNorm(l, false, 0.5)),
+        F64_TOLERANCE,
       );
       expectClose(
         layerNorm(x, weight, bias).dataSync(),
         lanes((l) => naiveNorm(l, true, 1e-5, w, b)),
+        F64_TOLERANCE,
       );
       expectClose(
         layerNorm(x, null, bias, { eps: 1e-3 }).dataSync(),
         lanes((l) => naiveNorm(l, true, 1e-3, undefined, b)),
+        F64_TOLERANCE,
       );
       expectClose(
         layerNorm(x, weight, null).dataSync(),
         lanes((l) => naiveNorm(l, true, 1e-5, w)),
+        F64_TOLERANCE,
       );
       expectClose(
         layerNorm(x, null, null).dataSync(),
         lanes((l) => naiveNorm(l, true, 1e-5)),
+        F64_TOLERANCE,
       );
     });
   });
@@ -187,7 +172,11 @@ describe('rmsNorm and layerNorm', () => {
   it('normalizes 1-D inputs and non-contiguous views', () => {
     scope(() => {
       const v = normals([6], 7);
-      expectClose(rmsNorm(v, null).dataSync(), naiveNorm(Array.from(v.dataSync()), false, 1e-5));
+      expectClose(
+        rmsNorm(v, null).dataSync(),
+        naiveNorm(Array.from(v.dataSync()), false, 1e-5),
+        F64_TOLERANCE,
+      );
       const view = transpose(normals([5, 3], 8));
       const dense = tensor(Float64Array.from(view.dataSync()), { shape: view.shape });
       const weight = broadcastTo(tensor([2], { dtype: 'f64' }), [5]);
@@ -306,17 +295,17 @@ describe('normalization gradients', () => {
   });
 
   it('leaks nothing forward and backward', () => {
-    const before = memory('reference').tensors;
-    scope(() => {
-      const x = normals([2, 3, 4], 32);
-      const weight = normals([4], 33);
-      const bias = normals([4], 34);
-      for (const t of [x, weight, bias]) t.requiresGrad = true;
-      const hidden = layerNorm(rmsNorm(x, weight), weight, bias);
-      sum(mul(softmax(hidden), logSoftmax(hidden, 1))).backward();
-      expect(x.grad!.shape).toEqual([2, 3, 4]);
-      expect(bias.grad!.shape).toEqual([4]);
-    });
-    expect(memory('reference').tensors).toBe(before);
+    expectNoLeak(() =>
+      scope(() => {
+        const x = normals([2, 3, 4], 32);
+        const weight = normals([4], 33);
+        const bias = normals([4], 34);
+        for (const t of [x, weight, bias]) t.requiresGrad = true;
+        const hidden = layerNorm(rmsNorm(x, weight), weight, bias);
+        sum(mul(softmax(hidden), logSoftmax(hidden, 1))).backward();
+        expect(x.grad!.shape).toEqual([2, 3, 4]);
+        expect(bias.grad!.shape).toEqual([4]);
+      }),
+    );
   });
 });

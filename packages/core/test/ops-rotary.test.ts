@@ -1,28 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import {
-  applyRotary,
-  Generator,
-  grad,
-  memory,
-  neg,
-  permute,
-  rotaryTables,
-  scope,
-  sum,
-  type Tensor,
-  tensor,
-} from '../src/index';
+import { applyRotary, grad, neg, permute, rotaryTables, scope, sum, tensor } from '../src/index';
 import { gradcheck } from '../src/testing/index';
-
-function randomValues(count: number, seed: number): number[] {
-  const g = new Generator(seed);
-  return Array.from({ length: count }, () => g.nextNormal());
-}
-
-function randomF64(shape: number[], seed: number): Tensor {
-  const count = shape.reduce((a, b) => a * b, 1);
-  return tensor(Float64Array.from(randomValues(count, seed)), { shape });
-}
+import { expectClose, expectNoLeak, normals, normalValues } from './helpers';
 
 /** HF rotate_half applied to rows of length headDim, tables indexed by `tableRow(row)`. */
 function naiveRotary(
@@ -47,19 +26,6 @@ function naiveRotary(
   return out;
 }
 
-function expectClose(
-  actual: ArrayLike<number>,
-  expected: ArrayLike<number>,
-  tolerance: number,
-): void {
-  expect(actual.length).toBe(expected.length);
-  for (let i = 0; i < expected.length; i++) {
-    expect(Math.abs(actual[i]! - expected[i]!)).toBeLessThanOrEqual(
-      tolerance * (1 + Math.abs(expected[i]!)),
-    );
-  }
-}
-
 describe('rotaryTables', () => {
   it('matches the HF LlamaRotaryEmbedding formula', () => {
     scope(() => {
@@ -80,8 +46,8 @@ describe('rotaryTables', () => {
           expectedSin.push(Math.sin(f));
         }
       }
-      expectClose(cos.dataSync(), expectedCos, 1e-15);
-      expectClose(sin.dataSync(), expectedSin, 1e-15);
+      expectClose(cos.dataSync(), expectedCos, { rtol: 1e-15, atol: 1e-15 });
+      expectClose(sin.dataSync(), expectedSin, { rtol: 1e-15, atol: 1e-15 });
     });
   });
 
@@ -130,7 +96,7 @@ describe('applyRotary', () => {
   it('rotates [batch, heads, seq, headDim] like HF apply_rotary_pos_emb', () => {
     scope(() => {
       const [batch, heads, seq, headDim] = [2, 3, 5, 8];
-      const x = randomF64([batch, heads, seq, headDim], 1);
+      const x = normals([batch, heads, seq, headDim], 1);
       const { cos, sin } = rotaryTables([3, 4, 5, 6, 7], headDim, { dtype: 'f64' });
       const y = applyRotary(x, cos, sin);
       const expected = naiveRotary(
@@ -141,14 +107,14 @@ describe('applyRotary', () => {
         sin.dataSync(),
         (row) => row % seq,
       );
-      expectClose(y.dataSync(), expected, 1e-14);
+      expectClose(y.dataSync(), expected, { rtol: 1e-14, atol: 1e-14 });
     });
   });
 
   it('leaves channels past rotaryDim untouched (partial rotary, odd headDim)', () => {
     scope(() => {
       const [heads, seq, headDim, rotaryDim] = [2, 3, 7, 4];
-      const x = randomF64([1, heads, seq, headDim], 2);
+      const x = normals([1, heads, seq, headDim], 2);
       const { cos, sin } = rotaryTables([0, 1, 2], rotaryDim, { dtype: 'f64' });
       const y = applyRotary(x, cos, sin, { rotaryDim });
       const expected = naiveRotary(
@@ -159,7 +125,7 @@ describe('applyRotary', () => {
         sin.dataSync(),
         (row) => row % seq,
       );
-      expectClose(y.dataSync(), expected, 1e-14);
+      expectClose(y.dataSync(), expected, { rtol: 1e-14, atol: 1e-14 });
       const xs = x.dataSync();
       const ys = y.dataSync();
       for (let i = 0; i < xs.length; i++) if (i % headDim >= rotaryDim) expect(ys[i]).toBe(xs[i]);
@@ -170,7 +136,7 @@ describe('applyRotary', () => {
     scope(() => {
       const [batch, heads, seq, headDim] = [2, 3, 4, 6];
       // The model's projections come out [batch, seq, heads, headDim]; attention wants heads first.
-      const x = permute(randomF64([batch, seq, heads, headDim], 3), [0, 2, 1, 3]);
+      const x = permute(normals([batch, seq, heads, headDim], 3), [0, 2, 1, 3]);
       const positions = tensor(new Int32Array([0, 1, 2, 3, 10, 11, 12, 13]), {
         shape: [batch, 1, seq],
       });
@@ -188,24 +154,24 @@ describe('applyRotary', () => {
           return b * seq + (row % seq);
         },
       );
-      expectClose(y.dataSync(), expected, 1e-14);
+      expectClose(y.dataSync(), expected, { rtol: 1e-14, atol: 1e-14 });
     });
   });
 
   it('is undone by rotating with -sin', () => {
     scope(() => {
-      const x = randomF64([1, 2, 5, 10], 4);
+      const x = normals([1, 2, 5, 10], 4);
       const { cos, sin } = rotaryTables([0, 5, 9, 33, 1000], 6, { dtype: 'f64' });
       const back = applyRotary(applyRotary(x, cos, sin, { rotaryDim: 6 }), cos, neg(sin), {
         rotaryDim: 6,
       });
-      expectClose(back.dataSync(), x.dataSync(), 1e-14);
+      expectClose(back.dataSync(), x.dataSync(), { rtol: 1e-14, atol: 1e-14 });
     });
   });
 
   it('handles rotaryDim 0, a single position and empty dims', () => {
     scope(() => {
-      const x = randomF64([1, 1, 1, 4], 5);
+      const x = normals([1, 1, 1, 4], 5);
       const none = rotaryTables([7], 2, { dtype: 'f64' });
       const empty = {
         cos: tensor(new Float64Array(0), { shape: [1, 0] }),
@@ -216,7 +182,7 @@ describe('applyRotary', () => {
       );
       expect(applyRotary(x, none.cos, none.sin, { rotaryDim: 2 }).shape).toEqual([1, 1, 1, 4]);
       const noTokens = rotaryTables([], 4, { dtype: 'f64' });
-      expect(applyRotary(randomF64([2, 3, 0, 4], 6), noTokens.cos, noTokens.sin).shape).toEqual([
+      expect(applyRotary(normals([2, 3, 0, 4], 6), noTokens.cos, noTokens.sin).shape).toEqual([
         2, 3, 0, 4,
       ]);
     });
@@ -224,7 +190,7 @@ describe('applyRotary', () => {
 
   it('gives f16 results within f16 rounding of f32', () => {
     scope(() => {
-      const values = randomValues(2 * 4 * 3 * 16, 7);
+      const values = normalValues(2 * 4 * 3 * 16, 7);
       const positions = [0, 17, 300];
       const f32 = rotaryTables(positions, 16);
       const f16 = rotaryTables(positions, 16, { dtype: 'f16' });
@@ -239,7 +205,7 @@ describe('applyRotary', () => {
         f16.sin,
       );
       expect(y16.dtype).toBe('f16');
-      expectClose(y16.dataSync(), y32, 4e-3);
+      expectClose(y16.dataSync(), y32, { rtol: 4e-3, atol: 4e-3 });
     });
   });
 
@@ -275,7 +241,7 @@ describe('applyRotary', () => {
       const { cos, sin } = rotaryTables([2, 3, 4], 4, { dtype: 'f64' });
       const partial = gradcheck(
         (x) => applyRotary(x!, cos, sin, { rotaryDim: 4 }),
-        [randomF64([2, 2, 3, 6], 8)],
+        [normals([2, 2, 3, 6], 8)],
       );
       expect(partial.ok).toBe(true);
       const batched = rotaryTables(tensor(new Int32Array([0, 1, 5, 6]), { shape: [2, 1, 2] }), 4, {
@@ -283,7 +249,7 @@ describe('applyRotary', () => {
       });
       const full = gradcheck(
         (x) => applyRotary(x!, batched.cos, batched.sin),
-        [randomF64([2, 3, 2, 4], 9)],
+        [normals([2, 3, 2, 4], 9)],
       );
       expect(full.ok).toBe(true);
     });
@@ -291,7 +257,7 @@ describe('applyRotary', () => {
 
   it('treats the tables as constants', () => {
     scope(() => {
-      const x = randomF64([1, 1, 2, 4], 10);
+      const x = normals([1, 1, 2, 4], 10);
       const { cos, sin } = rotaryTables([0, 1], 4, { dtype: 'f64' });
       x.requiresGrad = true;
       cos.requiresGrad = true;
@@ -304,14 +270,14 @@ describe('applyRotary', () => {
   });
 
   it('leaks nothing forward and backward', () => {
-    const before = memory('reference').tensors;
-    scope(() => {
-      const x = randomF64([2, 2, 3, 6], 11);
-      x.requiresGrad = true;
-      const { cos, sin } = rotaryTables([0, 1, 2], 4, { dtype: 'f64' });
-      sum(applyRotary(x, cos, sin, { rotaryDim: 4 })).backward();
-      expect(x.grad!.shape).toEqual([2, 2, 3, 6]);
-    });
-    expect(memory('reference').tensors).toBe(before);
+    expectNoLeak(() =>
+      scope(() => {
+        const x = normals([2, 2, 3, 6], 11);
+        x.requiresGrad = true;
+        const { cos, sin } = rotaryTables([0, 1, 2], 4, { dtype: 'f64' });
+        sum(applyRotary(x, cos, sin, { rotaryDim: 4 })).backward();
+        expect(x.grad!.shape).toEqual([2, 2, 3, 6]);
+      }),
+    );
   });
 });

@@ -1,4 +1,4 @@
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import {
   add,
   arange,
@@ -13,7 +13,6 @@ import {
   narrow,
   permute,
   reshape,
-  SlimlmError,
   scope,
   slice,
   squeeze,
@@ -25,6 +24,7 @@ import {
   zeros,
 } from '../src/index';
 import { gradcheck } from '../src/testing/index';
+import { errorOf, f64, trackLeaks } from './helpers';
 
 /** 0, 1, 2, ... laid out in `shape` (f64). */
 function iota(shape: number[]): Tensor {
@@ -54,20 +54,6 @@ function flatIndex(shape: readonly number[], index: readonly number[]): number {
   return index.reduce((position, i, axis) => position * shape[axis]! + i, 0);
 }
 
-function errorOf(fn: () => unknown): SlimlmError {
-  try {
-    fn();
-  } catch (error) {
-    if (error instanceof SlimlmError) return error;
-    throw error;
-  }
-  throw new Error('expected a SlimlmError, nothing was thrown');
-}
-
-function f64(values: number[], shape: number[]): Tensor {
-  return tensor(Float64Array.from(values), { shape });
-}
-
 /** Seeded-ish f64 values without structure, so that gradients of different elements differ. */
 function wobbly(shape: number[]): Tensor {
   const size = shape.reduce((a, b) => a * b, 1);
@@ -77,13 +63,7 @@ function wobbly(shape: number[]): Tensor {
   );
 }
 
-let tensorsBefore = 0;
-beforeEach(() => {
-  tensorsBefore = memory('reference').tensors;
-});
-afterEach(() => {
-  expect(memory('reference').tensors).toBe(tensorsBefore);
-});
+trackLeaks();
 
 describe('reshape', () => {
   it('views a contiguous tensor without copying, inferring one -1', () => {
