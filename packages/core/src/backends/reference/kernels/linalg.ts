@@ -18,18 +18,19 @@ registerKernel({
     const right = readValues(b!);
     const result = new Float64Array(out!.size);
     const float = isFloatDType(out!.dtype);
+    // i-p-j order: the inner loop walks a row of b and a row of the result, both contiguous.
     for (let batch = 0; batch < batches; batch++) {
-      const leftBase = batch * m * k;
-      const rightBase = batch * k * n;
       for (let i = 0; i < m; i++) {
-        for (let j = 0; j < n; j++) {
-          let total = 0;
-          for (let p = 0; p < k; p++) {
-            const x = left[leftBase + i * k + p]!;
-            const y = right[rightBase + p * n + j]!;
-            total = float ? total + x * y : (total + Math.imul(x, y)) | 0;
+        const row = (batch * m + i) * n;
+        for (let p = 0; p < k; p++) {
+          const x = left[(batch * m + i) * k + p]!;
+          const bRow = (batch * k + p) * n;
+          if (float) {
+            for (let j = 0; j < n; j++) result[row + j]! += x * right[bRow + j]!;
+          } else {
+            for (let j = 0; j < n; j++)
+              result[row + j] = (result[row + j]! + Math.imul(x, right[bRow + j]!)) | 0;
           }
-          result[(batch * m + i) * n + j] = total;
         }
       }
     }

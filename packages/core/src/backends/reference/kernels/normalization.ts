@@ -37,7 +37,8 @@ function registerLaneKernel(
       const values = readValues(x!);
       const result = new Float64Array(values.length);
       forEachLane(x!.shape, attrs.axis, (at, length) => {
-        const lane = Float64Array.from({ length }, (_, i) => values[at(i)]!);
+        const lane = new Float64Array(length);
+        for (let i = 0; i < length; i++) lane[i] = values[at(i)]!;
         const transformed = new Float64Array(length);
         transform(lane, transformed);
         for (let i = 0; i < length; i++) result[at(i)] = transformed[i]!;
