@@ -1,0 +1,9 @@
+#include "ops/ops.h"
+
+#include "runtime/bindings.h"
+
+namespace slimlm {
+
+void registerOpsBindings(Napi::Env, Napi::Object) {}
+
+}  // namespace slimlm
