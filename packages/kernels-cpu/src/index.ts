@@ -12,6 +12,7 @@ import { type CpuInfo, native, unavailableReason } from './native';
 
 export { CPU } from './backend';
 export { FALLBACK_OPS } from './fallback';
+export { matmulAsync } from './kernels/matmul';
 export type { CpuInfo } from './native';
 
 /** True when the native addon loaded and the "cpu" backend is registered. */

@@ -40,8 +40,10 @@ export function matmul(a: Tensor, b: Tensor): Tensor {
   }
   const shape = [...batch, ...(a.rank === 1 ? [] : [m]), ...(b.rank === 1 ? [] : [n])];
   return scope(() => {
-    const left = broadcastTo(reshape(a, rowsA), [...batch, m, k]);
-    const right = broadcastTo(reshape(b, colsB), [...batch, k, n]);
+    // Only 1-D operands are reshaped: a reshape would copy a transposed view, such as the
+    // weight of `linear`, which kernels read in place.
+    const left = broadcastTo(a.rank === 1 ? reshape(a, rowsA) : a, [...batch, m, k]);
+    const right = broadcastTo(b.rank === 1 ? reshape(b, colsB) : b, [...batch, k, n]);
     const product = runKernel1(
       'matmul',
       [left, right],

@@ -20,7 +20,7 @@ namespace slimlm {
 namespace {
 
 Isa currentIsa = Isa::scalar;
-std::unique_ptr<ThreadPool> pool;
+std::shared_ptr<ThreadPool> pool;
 
 int defaultThreads() {
   if (const char* env = std::getenv("SLIMLM_NUM_THREADS")) {
@@ -54,7 +54,7 @@ Napi::Value Info(const Napi::CallbackInfo& info) {
   result.Set("isa", isaName(currentIsa));
   result.Set("supportedIsas", supported);
   result.Set("features", features);
-  result.Set("threads", pool->threads());
+  result.Set("threads", std::atomic_load(&pool)->threads());
   return result;
 }
 
@@ -72,7 +72,7 @@ Napi::Value SetIsa(const Napi::CallbackInfo& info) {
 Napi::Value SetThreads(const Napi::CallbackInfo& info) {
   const int threads = info[0].As<Napi::Number>().Int32Value();
   if (threads < 1) throw Napi::RangeError::New(info.Env(), "threads must be at least 1");
-  pool = std::make_unique<ThreadPool>(threads);
+  std::atomic_store(&pool, std::make_shared<ThreadPool>(threads));
   return info.Env().Undefined();
 }
 
@@ -82,7 +82,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   } catch (const std::exception& error) {
     throw Napi::Error::New(env, error.what());
   }
-  pool = std::make_unique<ThreadPool>(defaultThreads());
+  std::atomic_store(&pool, std::make_shared<ThreadPool>(defaultThreads()));
   exports.Set("info", Napi::Function::New(env, Info));
   exports.Set("setIsa", Napi::Function::New(env, SetIsa));
   exports.Set("setThreads", Napi::Function::New(env, SetThreads));
@@ -95,7 +95,11 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
 
 Isa activeIsa() { return currentIsa; }
 
-Parallel parallel() { return pool->handle(); }
+ParallelLease parallel() {
+  std::shared_ptr<ThreadPool> current = std::atomic_load(&pool);
+  const Parallel handle = current->handle();
+  return ParallelLease{std::move(current), handle, handle.threads};
+}
 
 uint8_t* typedArrayData(const Napi::Value& value, const char* name) {
   if (!value.IsTypedArray()) throw Napi::TypeError::New(value.Env(), std::string(name) + " must be a typed array");

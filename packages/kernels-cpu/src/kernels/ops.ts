@@ -1,4 +1,26 @@
 import type { NativeAddon } from '../native';
+import { registerElementwise } from './elementwise';
+import { registerIndexing } from './indexing';
+import { registerMemory } from './memory';
+import { registerNormalization } from './normalization';
+import type { OpsAddon } from './operands';
+import { registerReduce } from './reduce';
+import { registerTransformer } from './transformer';
 
-/** Registers the native op kernels (elementwise, reductions, norms, attention...). */
-export function registerOps(_addon: NativeAddon): void {}
+export type { OpsAddon } from './operands';
+
+/**
+ * Registers the native op kernels (data movement, elementwise, reductions, normalizations,
+ * attention, loss). Each one hands what it cannot run natively to the reference kernel, case by
+ * case in its glue; ops with no native kernel at all are in fallback.ts.
+ */
+export function registerOps(addon: NativeAddon): void {
+  // The op functions are the addon's too; NativeAddon (native.ts) declares the runtime's and GEMM's.
+  const ops = addon as unknown as OpsAddon;
+  registerMemory(ops);
+  registerElementwise(ops);
+  registerReduce(ops);
+  registerNormalization(ops);
+  registerIndexing(ops);
+  registerTransformer(ops);
+}

@@ -1,0 +1,511 @@
+// Benchmarks the "cpu" backend's matmul (GEMM and GEMV) and attention, side by side with
+// OpenBLAS and the machine's memory read bandwidth measured in the same run.
+//
+//   npm run -s bench -w @slimlm/kernels-cpu -- [--json] [--smoke]
+//
+// --json prints one JSON array of records {kernel, dtype, m, n, k, threads, ms, gflops, gbps, ...}
+// (ms: the median of the repetitions; min_ms/max_ms: their spread) and nothing else on stdout;
+// without it, a table. --smoke runs tiny sizes only (CI checks the output's shape, not its speed).
+// Needs the built package (npm run build). The peers (bench/peers.c) are compiled here when
+// OpenBLAS is installed (apt-get install -y libopenblas-dev) and skipped otherwise.
+//
+// Kernels are timed the way OpenBLAS is, writing into an output allocated once (core's
+// runKernelInto); slimlm and its peers alternate in rounds so that both see the same machine.
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
+import {
+  runKernelInto,
+  scaledDotProductAttention,
+  tensor,
+  transpose,
+  withBackend,
+  zeros,
+} from '@slimlm/core';
+import { available, CPU, cpuInfo, setThreads } from '../dist/index.js';
+
+const flags = new Set(process.argv.slice(2));
+const asJson = flags.has('--json');
+const smoke = flags.has('--smoke');
+const progress = (message) => process.stderr.write(`${message}\n`);
+
+if (!available) {
+  progress('bench: the native addon is unavailable; build the package first (npm run build)');
+  process.exit(1);
+}
+
+const allThreads = cpuInfo().threads;
+const threadCounts = allThreads > 1 ? [1, allThreads] : [1];
+// Memory-bound kernels cycle through copies of their weights that together exceed 4x the
+// 32 MiB L3, so that every call streams from DRAM.
+const CYCLE_BYTES = smoke ? 0 : 128 * 2 ** 20;
+const BANDWIDTH_MIB = smoke ? 8 : 512;
+const BYTES = { f32: 4, f16: 2, bf16: 2 };
+
+const SQUARE = smoke ? [64] : [512, 1024, 2048];
+const ROWS = smoke ? [1, 4] : [1, 16, 128, 512];
+const WEIGHTS = smoke
+  ? [[96, 64]]
+  : [
+      [4096, 4096],
+      [11008, 4096],
+    ];
+const GEMV_DTYPES = ['f32', 'f16', 'bf16'];
+const GEMM_DTYPES = ['f32', 'f16'];
+const ATTENTION = smoke
+  ? [{ variant: 'decode', heads: 4, kvHeads: 2, queries: 1, keys: 16, depth: 16, causal: false }]
+  : [
+      {
+        variant: 'decode',
+        heads: 32,
+        kvHeads: 8,
+        queries: 1,
+        keys: 512,
+        depth: 128,
+        causal: false,
+      },
+      {
+        variant: 'prefill',
+        heads: 32,
+        kvHeads: 8,
+        queries: 128,
+        keys: 128,
+        depth: 128,
+        causal: true,
+      },
+    ];
+// Rounds that alternate the memory-bound kernels with the bandwidth measurement, so that both see
+// the same machine (its bandwidth varies from minute to minute when shared).
+const GEMV_ROUNDS = smoke ? 1 : 5;
+
+const records = [];
+
+function summarize(times) {
+  const sorted = [...times].sort((a, b) => a - b);
+  const middle = sorted.length >> 1;
+  const median = sorted.length % 2 ? sorted[middle] : (sorted[middle - 1] + sorted[middle]) / 2;
+  return { ms: median, min_ms: sorted[0], max_ms: sorted[sorted.length - 1], reps: sorted.length };
+}
+
+function record(fields, times, { flops, bytes }) {
+  const stats = summarize(times);
+  const seconds = stats.ms / 1e3;
+  records.push({
+    kernel: fields.kernel,
+    dtype: fields.dtype ?? null,
+    m: fields.m ?? null,
+    n: fields.n ?? null,
+    k: fields.k ?? null,
+    threads: fields.threads,
+    ms: round(stats.ms, 4),
+    gflops: flops ? round(flops / seconds / 1e9, 2) : null,
+    gbps: bytes ? round(bytes / seconds / 1e9, 2) : null,
+    min_ms: round(stats.min_ms, 4),
+    max_ms: round(stats.max_ms, 4),
+    reps: stats.reps,
+    ...fields.extra,
+  });
+  const last = records[records.length - 1];
+  progress(`  ${describe(last)}`);
+}
+
+function round(value, digits) {
+  const scale = 10 ** digits;
+  return Math.round(value * scale) / scale;
+}
+
+/** Repetitions for a kernel whose warm-up took `ms`: about a second of timing, 3 to 20 runs. */
+function repsFor(ms) {
+  if (smoke) return 3;
+  return Math.max(3, Math.min(20, Math.round(1000 / Math.max(ms, 1e-3))));
+}
+
+// Each measurement first runs its kernel for WARMUP_MS: after a pause (a peer process, a round
+// of something else) cores come back slow for some milliseconds, long enough to cost a
+// memory-bound kernel a third of its speed over ten calls (measured here). The peers do the same.
+const WARMUP_MS = smoke ? 0 : 200;
+
+/** Times fn(rep) `reps` times after WARMUP_MS of calls; returns the times in ms. */
+function time(fn, reps) {
+  let rep = 0;
+  const until = performance.now() + WARMUP_MS;
+  do fn(rep++);
+  while (performance.now() < until);
+  const times = [];
+  for (let i = 0; i < reps; i++) {
+    const start = performance.now();
+    fn(rep++);
+    times.push(performance.now() - start);
+  }
+  return times;
+}
+
+function warmupMs(fn) {
+  const start = performance.now();
+  fn(0);
+  return performance.now() - start;
+}
+
+// Deterministic pseudo-random operands, built directly in each dtype's storage format.
+let seed = 12345;
+function nextRandom() {
+  seed = (Math.imul(seed, 1103515245) + 12345) >>> 0;
+  return seed / 2 ** 32;
+}
+
+function randomStorage(dtype, count) {
+  if (dtype === 'f32') {
+    const values = new Float32Array(count);
+    for (let i = 0; i < count; i++) values[i] = nextRandom() * 2 - 1;
+    return values;
+  }
+  // Halves of magnitude 2^-5..1 with a random sign and mantissa, written as raw bits.
+  const bits = new Uint16Array(count);
+  for (let i = 0; i < count; i++) {
+    const r = (nextRandom() * 2 ** 32) >>> 0;
+    const sign = (r & 1) << 15;
+    bits[i] =
+      dtype === 'f16'
+        ? sign | ((10 + ((r >>> 1) % 5)) << 10) | ((r >>> 4) & 0x3ff)
+        : sign | ((122 + ((r >>> 1) % 5)) << 7) | ((r >>> 4) & 0x7f);
+  }
+  return bits;
+}
+
+function randomTensor(shape, dtype) {
+  const count = shape.reduce((a, b) => a * b, 1);
+  return tensor(randomStorage(dtype, count), { shape, dtype, backend: CPU });
+}
+
+// Building operands leaves their source arrays (hundreds of MiB) as garbage: collect it and let
+// the collector's background threads finish before timing, or they share the cores with the
+// kernel being timed.
+setFlagsFromString('--expose-gc');
+const collectGarbage = runInNewContext('gc');
+function settle() {
+  collectGarbage();
+  Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, smoke ? 0 : 300);
+}
+
+/** Enough copies of a tensor of `bytes` that together they exceed CYCLE_BYTES (at least one). */
+function copiesFor(bytes) {
+  return Math.max(1, Math.floor(CYCLE_BYTES / bytes) + 1);
+}
+
+/**
+ * out = x [m, k] @ W^T for a weight W [n, k] (linear()'s layout), through the matmul kernel with
+ * the transposed view as it is. (core's matmul() reshapes its operands first, which copies a
+ * transposed one: a cost of core's, not of the kernel.)
+ */
+function linearInto(x, weight, out) {
+  runKernelInto('matmul', [x, transpose(weight)], {}, out);
+}
+
+// --- peers ---
+
+const packageRoot = fileURLToPath(new URL('..', import.meta.url));
+let peers;
+let peersDir;
+
+function buildPeers() {
+  peersDir = mkdtempSync(join(tmpdir(), 'slimlm-peers-'));
+  const binary = join(peersDir, 'peers');
+  const build = spawnSync(
+    'cc',
+    [
+      '-O3',
+      '-march=native',
+      join(packageRoot, 'bench/peers.c'),
+      '-lopenblas',
+      '-lpthread',
+      '-o',
+      binary,
+    ],
+    { encoding: 'utf8' },
+  );
+  if (build.status !== 0) {
+    progress(
+      'bench: OpenBLAS peers skipped (bench/peers.c does not build here; apt-get install -y libopenblas-dev)',
+    );
+    return undefined;
+  }
+  return binary;
+}
+
+/** Runs the peers harness; returns its times in ms, or undefined (and says why) on failure. */
+function runPeer(args, env = {}) {
+  const environment = { ...process.env, ...env, PEERS_WARMUP_MS: String(WARMUP_MS) };
+  if (env.OPENBLAS_CORETYPE === undefined) delete environment.OPENBLAS_CORETYPE;
+  const run = spawnSync(peers, args.map(String), { env: environment, encoding: 'utf8' });
+  if (run.status !== 0) {
+    progress(`bench: peers ${args.join(' ')} failed: ${run.stderr.trim()}`);
+    return undefined;
+  }
+  return JSON.parse(run.stdout).times_ms;
+}
+
+// Debian's OpenBLAS takes Zen 5 for Haswell (AVX2 kernels); SkylakeX forces its AVX-512 ones.
+const CORETYPES = [
+  { name: 'default', env: {} },
+  { name: 'SkylakeX', env: { OPENBLAS_CORETYPE: 'SkylakeX' } },
+];
+
+/**
+ * Times slimlm's `run(rep)` and OpenBLAS's sgemm on the same shape in alternating rounds, and
+ * records both; `fields` and `work` describe slimlm's measurement.
+ */
+function compareGemm(fields, work, run, { transB, rounds }) {
+  const { m, n, k, threads } = fields;
+  const perRound = Math.max(1, Math.ceil(repsFor(warmupMs(run)) / rounds));
+  const ours = [];
+  const theirs = new Map(CORETYPES.map((coretype) => [coretype.name, []]));
+  for (let round = 0; round < rounds; round++) {
+    ours.push(...time(run, perRound));
+    if (!peers || fields.dtype !== 'f32') continue;
+    for (const coretype of CORETYPES) {
+      const env = { ...coretype.env, OPENBLAS_NUM_THREADS: String(threads) };
+      const times = runPeer(['sgemm', m, n, k, transB ? 1 : 0, threads, perRound], env);
+      if (times) theirs.get(coretype.name).push(...times);
+    }
+  }
+  record(fields, ours, work);
+  for (const [coretype, times] of theirs) {
+    if (times.length === 0) continue;
+    const extra = { coretype, layout: fields.extra.layout };
+    const peerWork = { flops: work.flops, bytes: 4 * (m * k + k * n + m * n) };
+    record({ kernel: 'openblas_sgemm', dtype: 'f32', m, n, k, threads, extra }, times, peerWork);
+  }
+}
+
+// --- measurements ---
+
+function squareGemm() {
+  for (const size of SQUARE) {
+    const a = randomTensor([size, size], 'f32');
+    const b = randomTensor([size, size], 'f32');
+    const out = zeros([size, size], { backend: CPU });
+    settle();
+    for (const threads of threadCounts) {
+      setThreads(threads);
+      const run = () => runKernelInto('matmul', [a, b], {}, out);
+      const fields = { kernel: 'gemm', dtype: 'f32', m: size, n: size, k: size, threads };
+      compareGemm(
+        { ...fields, extra: { layout: 'A @ B' } },
+        { flops: 2 * size ** 3, bytes: 4 * 3 * size * size },
+        run,
+        { transB: false, rounds: smoke ? 1 : 5 },
+      );
+    }
+    for (const t of [a, b, out]) t.dispose();
+  }
+}
+
+function transformerGemm() {
+  for (const [n, k] of WEIGHTS) {
+    for (const dtype of GEMM_DTYPES) {
+      const size = BYTES[dtype];
+      const copies = copiesFor(n * k * size);
+      const weights = Array.from({ length: copies }, () => randomTensor([n, k], dtype));
+      for (const m of ROWS.filter((rows) => rows > 1)) {
+        const x = randomTensor([m, k], dtype);
+        const out = zeros([m, n], { dtype, backend: CPU });
+        settle();
+        for (const threads of threadCounts) {
+          setThreads(threads);
+          const run = (rep) => linearInto(x, weights[rep % copies], out);
+          compareGemm(
+            { kernel: 'gemm', dtype, m, n, k, threads, extra: { layout: 'x @ W^T' } },
+            { flops: 2 * m * n * k, bytes: size * (m * k + n * k + m * n) },
+            run,
+            { transB: true, rounds: smoke ? 1 : 3 },
+          );
+        }
+        x.dispose();
+        out.dispose();
+      }
+      for (const w of weights) w.dispose();
+    }
+  }
+}
+
+function bandwidth(threads, reps) {
+  if (!peers) return undefined;
+  return runPeer(['bandwidth', BANDWIDTH_MIB, threads, reps]);
+}
+
+function gemv() {
+  const shapes = WEIGHTS.flatMap(([n, k]) =>
+    GEMV_DTYPES.map((dtype) => {
+      const copies = copiesFor(n * k * BYTES[dtype]);
+      const weights = Array.from({ length: copies }, () => randomTensor([n, k], dtype));
+      const x = randomTensor([1, k], dtype);
+      return { n, k, dtype, copies, weights, x, out: zeros([1, n], { dtype, backend: CPU }) };
+    }),
+  );
+  settle();
+  for (const threads of threadCounts) {
+    setThreads(threads);
+    const times = new Map();
+    const add = (key, more) => {
+      if (more) times.set(key, [...(times.get(key) ?? []), ...more]);
+    };
+    for (let round = 0; round < GEMV_ROUNDS; round++) {
+      progress(`gemv, ${threads} thread(s): round ${round + 1} of ${GEMV_ROUNDS}`);
+      add('bandwidth', bandwidth(threads, smoke ? 2 : 3));
+      for (const { n, k, dtype, copies, weights, x, out } of shapes) {
+        const run = (rep) => linearInto(x, weights[rep % copies], out);
+        add(`${dtype} ${n} ${k}`, time(run, smoke ? 3 : Math.max(10, 2 * copies)));
+        if (!peers || dtype !== 'f32') continue;
+        for (const coretype of CORETYPES) {
+          const env = { ...coretype.env, OPENBLAS_NUM_THREADS: String(threads) };
+          const args = ['sgemv', n, k, threads, smoke ? 3 : 10, smoke ? 1 : 128];
+          add(`openblas ${coretype.name} ${n} ${k}`, runPeer(args, env));
+        }
+      }
+      add('bandwidth', bandwidth(threads, smoke ? 2 : 3));
+    }
+    if (times.has('bandwidth')) {
+      const bytes = BANDWIDTH_MIB * 2 ** 20;
+      record({ kernel: 'read_bandwidth', threads, extra: { bytes } }, times.get('bandwidth'), {
+        bytes,
+      });
+    }
+    for (const { n, k, dtype } of shapes) {
+      const work = { flops: 2 * n * k, bytes: n * k * BYTES[dtype] };
+      const layout = 'x @ W^T';
+      record(
+        { kernel: 'gemv', dtype, m: 1, n, k, threads, extra: { layout } },
+        times.get(`${dtype} ${n} ${k}`),
+        work,
+      );
+      for (const coretype of CORETYPES) {
+        const peer = times.get(`openblas ${coretype.name} ${n} ${k}`);
+        if (dtype !== 'f32' || !peer) continue;
+        const extra = { coretype: coretype.name, layout };
+        record({ kernel: 'openblas_sgemv', dtype, m: 1, n, k, threads, extra }, peer, work);
+      }
+    }
+  }
+  for (const { weights, x, out } of shapes) for (const t of [...weights, x, out]) t.dispose();
+}
+
+function attention() {
+  for (const shape of ATTENTION) {
+    const { heads, kvHeads, queries, keys, depth, causal } = shape;
+    const q = randomTensor([1, heads, queries, depth], 'f32');
+    const k = randomTensor([1, kvHeads, keys, depth], 'f32');
+    const v = randomTensor([1, kvHeads, keys, depth], 'f32');
+    settle();
+    for (const threads of threadCounts) {
+      setThreads(threads);
+      const run = () =>
+        withBackend(CPU, () => scaledDotProductAttention(q, k, v, { causal })).dispose();
+      const reps = repsFor(warmupMs(run));
+      const extra = { variant: shape.variant, heads, kvHeads, causal };
+      record(
+        { kernel: 'attention', dtype: 'f32', m: queries, n: keys, k: depth, threads, extra },
+        time(run, reps),
+        {
+          // q kᵀ and p v in full (a causal kernel may skip the masked half).
+          flops: 4 * heads * queries * keys * depth,
+          bytes: 4 * (2 * heads * queries * depth + 2 * kvHeads * keys * depth),
+        },
+      );
+    }
+    for (const t of [q, k, v]) t.dispose();
+  }
+}
+
+// --- output ---
+
+function describe(r) {
+  const dims = r.m === null ? `${r.bytes / 2 ** 20} MiB` : `${r.m}x${r.n}x${r.k}`;
+  const extras = ['layout', 'coretype', 'variant'].filter((key) => r[key] !== undefined);
+  return `${r.kernel} ${r.dtype ?? ''} ${dims} t=${r.threads}: ${r.ms} ms (${r.min_ms}-${r.max_ms}) ${r.gflops ?? '-'} GFLOP/s ${r.gbps ?? '-'} GB/s ${extras.map((key) => r[key]).join(' ')}`;
+}
+
+function table() {
+  const columns = [
+    ['kernel', (r) => r.kernel],
+    ['dtype', (r) => r.dtype ?? ''],
+    ['m', (r) => r.m ?? ''],
+    ['n', (r) => r.n ?? ''],
+    ['k', (r) => r.k ?? ''],
+    ['threads', (r) => r.threads],
+    ['ms (median)', (r) => r.ms.toFixed(3)],
+    ['min-max ms', (r) => `${r.min_ms.toFixed(3)}-${r.max_ms.toFixed(3)}`],
+    ['GFLOP/s', (r) => (r.gflops === null ? '' : r.gflops.toFixed(1))],
+    ['GB/s', (r) => (r.gbps === null ? '' : r.gbps.toFixed(1))],
+    ['notes', (r) => [r.layout, r.coretype, r.variant].filter(Boolean).join(', ')],
+  ];
+  const rows = records.map((r) => columns.map(([, cell]) => String(cell(r))));
+  const widths = columns.map(([title], i) =>
+    Math.max(title.length, ...rows.map((row) => row[i].length)),
+  );
+  const line = (cells) => cells.map((cell, i) => cell.padEnd(widths[i])).join('  ');
+  const lines = [line(columns.map(([title]) => title)), line(widths.map((w) => '-'.repeat(w)))];
+  for (const row of rows) lines.push(line(row));
+  lines.push('', ...targets());
+  return lines.join('\n');
+}
+
+/** The issue's targets, as ratios of this run's own measurements. */
+function targets() {
+  const find = (kernel, fields) =>
+    records.find(
+      (r) =>
+        r.kernel === kernel && Object.entries(fields).every(([key, value]) => r[key] === value),
+    );
+  const lines = ['Targets (same run):'];
+  for (const size of SQUARE.filter((s) => s >= 1024)) {
+    for (const threads of threadCounts) {
+      const ours = find('gemm', { m: size, n: size, k: size, threads, dtype: 'f32' });
+      const peer = find('openblas_sgemm', {
+        m: size,
+        n: size,
+        k: size,
+        threads,
+        coretype: 'SkylakeX',
+      });
+      if (!ours || !peer) continue;
+      const ratio = ours.gflops / peer.gflops;
+      lines.push(
+        `  f32 GEMM ${size}^3, ${threads} thread(s): ${ours.gflops} vs OpenBLAS SkylakeX ${peer.gflops} GFLOP/s = ${(ratio * 100).toFixed(0)}% (target >= 90%)`,
+      );
+    }
+  }
+  const gemvF16 = find('gemv', { dtype: 'f16', n: 4096, k: 4096, threads: allThreads });
+  const read = find('read_bandwidth', { threads: allThreads });
+  if (gemvF16 && read) {
+    const ratio = gemvF16.gbps / read.gbps;
+    lines.push(
+      `  f16 GEMV 4096x4096, ${allThreads} thread(s): ${gemvF16.gbps} vs read bandwidth ${read.gbps} GB/s = ${(ratio * 100).toFixed(0)}% (target >= 85%)`,
+    );
+  }
+  if (lines.length === 1) lines.push('  (needs the OpenBLAS peers and the full sizes)');
+  return lines;
+}
+
+try {
+  peers = buildPeers();
+  progress(
+    `bench: ${cpuInfo().isa}, threads ${threadCounts.join(' and ')}${smoke ? ' (smoke)' : ''}`,
+  );
+  progress('square GEMM');
+  squareGemm();
+  progress('transformer GEMM (x @ W^T)');
+  transformerGemm();
+  progress('GEMV and read bandwidth');
+  gemv();
+  progress('attention');
+  attention();
+} finally {
+  setThreads(allThreads);
+  if (peersDir) rmSync(peersDir, { recursive: true, force: true });
+}
+
+process.stdout.write(asJson ? `${JSON.stringify(records, null, 1)}\n` : `${table()}\n`);
