@@ -21,7 +21,7 @@ export {
   withBackend,
 } from './backend';
 export type { DType, StorageArray } from './dtype';
-export { bytesPerElement, DTYPES, isFloatDType } from './dtype';
+export { allocateStorageArray, bytesPerElement, DTYPES, isFloatDType } from './dtype';
 export type { OutputSpec } from './engine';
 export { makeView, runKernel, runKernel1, runKernelInto, toBackend } from './engine';
 export type { SlimlmErrorCode } from './errors';
@@ -63,7 +63,7 @@ export { keep, memory, resetPeakBytes, scope } from './memory';
 export * from './ops/index';
 export { defaultGenerator, Generator, manualSeed } from './random';
 export type { Shape } from './shape';
-export { broadcastShapes, formatShape } from './shape';
+export { broadcastShapes, contiguousStrides, formatShape, sizeOf } from './shape';
 export type { NestedArray } from './tensor';
 // Tensors and dtypes
 export { Tensor } from './tensor';

@@ -1,24 +1,12 @@
-import { type Backend, DTYPES, type DType, type StorageArray } from '@slimlm/core';
+import {
+  allocateStorageArray,
+  type Backend,
+  DTYPES,
+  type DType,
+  type StorageArray,
+} from '@slimlm/core';
 
 export const CPU = 'cpu';
-
-function allocateStorage(dtype: DType, length: number): StorageArray {
-  switch (dtype) {
-    case 'f64':
-      return new Float64Array(length);
-    case 'f32':
-      return new Float32Array(length);
-    case 'f16':
-    case 'bf16':
-      return new Uint16Array(length);
-    case 'i32':
-      return new Int32Array(length);
-    case 'i8':
-      return new Int8Array(length);
-    case 'u8':
-      return new Uint8Array(length);
-  }
-}
 
 /**
  * Storage is host memory in the same typed arrays as the reference backend's, which the native
@@ -31,7 +19,7 @@ export class CpuBackend implements Backend {
   readonly stridedInputs = true;
 
   allocate(dtype: DType, length: number): StorageArray {
-    return allocateStorage(dtype, length);
+    return allocateStorageArray(dtype, length);
   }
 
   free(): void {

@@ -1,4 +1,4 @@
-import { bytesPerElement, type IndexAttrs } from '@slimlm/core';
+import { bytesPerElement, type IndexAttrs, sizeOf } from '@slimlm/core';
 import {
   denseF32,
   int32Values,
@@ -13,10 +13,6 @@ import {
   storageOf,
 } from './operands';
 import { registerNative } from './register';
-
-function sizeOf(shape: readonly number[]): number {
-  return shape.reduce((a, b) => a * b, 1);
-}
 
 /**
  * concat and gather move raw elements of every dtype; scatterAdd adds in f32 (halves widened

@@ -1,4 +1,4 @@
-import { bytesPerElement, type DType, type Tensor } from '@slimlm/core';
+import { bytesPerElement, contiguousStrides, type DType, type Tensor } from '@slimlm/core';
 
 /** The op family's addon functions (native/ops/bindings.cc): each takes typed arrays and `dims`. */
 export interface OpsAddon {
@@ -84,16 +84,6 @@ export function storageOf(t: Tensor): ArrayBufferView {
 
 export function operandOf(t: Tensor): Operand {
   return { data: storageOf(t), type: VALUE_TYPES[t.dtype]!, offset: t.offset, strides: t.strides };
-}
-
-export function contiguousStrides(shape: readonly number[]): number[] {
-  const strides = new Array<number>(shape.length);
-  let stride = 1;
-  for (let i = shape.length - 1; i >= 0; i--) {
-    strides[i] = stride;
-    stride *= shape[i]!;
-  }
-  return strides;
 }
 
 /** Native function codes of native/ops/ops.h (MapOp). */
