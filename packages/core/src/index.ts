@@ -20,6 +20,7 @@ export {
   setBackend,
   withBackend,
 } from './backend';
+export { HostMemoryBackend } from './backends/host-memory';
 export type { DType, StorageArray } from './dtype';
 export { allocateStorageArray, bytesPerElement, DTYPES, isFloatDType } from './dtype';
 export type { OutputSpec } from './engine';

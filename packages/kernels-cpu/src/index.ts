@@ -3,8 +3,8 @@
  * 10, above the reference backend) when the addon loaded; otherwise it says why in one line and the
  * reference backend stays in use.
  */
-import { registerBackend } from '@slimlm/core';
-import { CPU, CpuBackend } from './backend';
+import { HostMemoryBackend, registerBackend } from '@slimlm/core';
+import { CPU } from './backend';
 import { registerFallbacks } from './fallback';
 import { registerMatmul } from './kernels/matmul';
 import { registerOps } from './kernels/ops';
@@ -19,7 +19,9 @@ export type { CpuInfo } from './native';
 export const available = native !== undefined;
 
 if (native) {
-  registerBackend(CPU, () => new CpuBackend(), { priority: 10 });
+  // Host typed arrays, like the reference backend's: native kernels read the tensors in place, and
+  // an op or dtype with no native kernel runs the reference kernel on the same storage.
+  registerBackend(CPU, () => new HostMemoryBackend(CPU), { priority: 10 });
   registerMatmul(native);
   registerOps(native);
   registerFallbacks();
