@@ -2,7 +2,7 @@ import { recordOp } from './autograd/tape';
 import { activeBackend, type Backend, getBackend } from './backend';
 import { type DType, isStorageArrayOf, type StorageArray } from './dtype';
 import { SlimlmError } from './errors';
-import { getKernel, missingKernelError } from './kernels';
+import { getKernel, type KernelFn, missingKernelError } from './kernels';
 import { track } from './memory';
 import { assertValidShape, contiguousStrides, formatShape, type Shape, sizeOf } from './shape';
 import { Storage } from './storage';
@@ -45,15 +45,20 @@ function allocateTensor(backend: Backend, spec: OutputSpec): Tensor {
   return new Tensor(storage, spec.shape, contiguousStrides(spec.shape), 0, spec.dtype);
 }
 
+/** The kernel of `op` on `backend`, or the error naming both. */
+function kernelFor(op: string, backend: Backend): KernelFn {
+  const kernel = getKernel(op, backend.name);
+  if (kernel === undefined) throw missingKernelError(op, backend.name);
+  return kernel;
+}
+
 function callKernel<A>(
-  op: string,
+  kernel: KernelFn,
   backend: Backend,
   inputs: readonly Tensor[],
   outputs: readonly Tensor[],
   attrs: A,
 ): void {
-  const kernel = getKernel(op, backend.name);
-  if (kernel === undefined) throw missingKernelError(op, backend.name);
   const temporaries: Tensor[] = [];
   const kernelInputs = backend.stridedInputs
     ? inputs
@@ -82,10 +87,10 @@ export function runKernel<A>(
 ): Tensor[] {
   const backend = commonBackend(op, inputs);
   for (const spec of outputSpecs) assertDTypeSupported(op, backend, spec.dtype);
-  if (getKernel(op, backend.name) === undefined) throw missingKernelError(op, backend.name);
+  const kernel = kernelFor(op, backend);
   const outputs = outputSpecs.map((spec) => allocateTensor(backend, spec));
   try {
-    callKernel(op, backend, inputs, outputs, attrs);
+    callKernel(kernel, backend, inputs, outputs, attrs);
   } catch (error) {
     for (const t of outputs) t.dispose();
     throw error;
@@ -122,7 +127,7 @@ export function runKernelInto<A>(
       `${op}: cannot write in place into a tensor that requires a gradient`,
     );
   }
-  callKernel(op, backend, inputs, [output], attrs);
+  callKernel(kernelFor(op, backend), backend, inputs, [output], attrs);
 }
 
 /** A new handle on `source`'s storage with another shape/strides/offset, recorded as `op`. */
@@ -143,10 +148,14 @@ export function makeView<A>(
 
 /** Copies any strided tensor into fresh contiguous storage with the backend's `copy` kernel. */
 function copyToContiguous(tensor: Tensor): Tensor {
+  const kernel = kernelFor('copy', tensor.backend);
   const copy = allocateTensor(tensor.backend, tensor);
-  const kernel = getKernel('copy', tensor.backend.name);
-  if (kernel === undefined) throw missingKernelError('copy', tensor.backend.name);
-  kernel({ inputs: [tensor], outputs: [copy], attrs: {}, backend: tensor.backend });
+  try {
+    kernel({ inputs: [tensor], outputs: [copy], attrs: {}, backend: tensor.backend });
+  } catch (error) {
+    copy.dispose();
+    throw error;
+  }
   return copy;
 }
 

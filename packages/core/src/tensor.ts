@@ -37,6 +37,7 @@ export class Tensor {
   /** @internal Which output of `gradNode` this tensor is. */
   outputIndex = 0;
   private requires = false;
+  private contiguous: boolean | undefined;
   private store: Storage | null;
 
   /** @internal Use ops and creation functions. */
@@ -82,8 +83,12 @@ export class Tensor {
 
   /** True when elements are laid out row-major without gaps (the offset may be non-zero). */
   get isContiguous(): boolean {
-    const expected = contiguousStrides(this.shape);
-    return this.shape.every((d, i) => d <= 1 || this.strides[i] === expected[i]);
+    // Shape and strides never change, and every kernel call asks: compute it once.
+    if (this.contiguous === undefined) {
+      const expected = contiguousStrides(this.shape);
+      this.contiguous = this.shape.every((d, i) => d <= 1 || this.strides[i] === expected[i]);
+    }
+    return this.contiguous;
   }
 
   get requiresGrad(): boolean {
