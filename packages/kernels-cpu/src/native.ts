@@ -1,4 +1,5 @@
 import { createRequire } from 'node:module';
+import type { OpsAddon } from './kernels/operands';
 
 /** What the addon reports about the CPU and the path it runs. */
 export interface CpuInfo {
@@ -21,12 +22,22 @@ export interface CpuInfo {
   threads: number;
 }
 
-/** The addon's functions (native/addon.cc). */
-export interface NativeAddon {
+/**
+ * The addon's functions: the runtime's (native/runtime/addon.cc), GEMM's (native/gemm/bindings.cc)
+ * and the op kernels' (native/ops/bindings.cc, declared beside their glue as OpsAddon).
+ */
+export interface NativeAddon extends OpsAddon {
   info(): CpuInfo;
   setIsa(isa: string): void;
   setThreads(threads: number): void;
   gemm(a: ArrayBufferView, b: ArrayBufferView, c: ArrayBufferView, dims: Float64Array): void;
+  /** Like gemm, on a worker thread; resolves once c holds the product. */
+  gemmAsync(
+    a: ArrayBufferView,
+    b: ArrayBufferView,
+    c: ArrayBufferView,
+    dims: Float64Array,
+  ): Promise<void>;
 }
 
 function load(): { addon: NativeAddon } | { error: string } {

@@ -17,17 +17,6 @@ import { type NativeAddon, native, unavailableReason } from '../native';
 
 const NATIVE_DTYPES: Partial<Record<DType, number>> = { f32: 0, f16: 1, bf16: 2 };
 
-/** The addon's GEMM entry points (native/gemm/bindings.cc). */
-type GemmAddon = NativeAddon & {
-  /** Like gemm, on a worker thread; resolves once c holds the product. */
-  gemmAsync(
-    a: ArrayBufferView,
-    b: ArrayBufferView,
-    c: ArrayBufferView,
-    dims: Float64Array,
-  ): Promise<void>;
-};
-
 /** An operand [...batch, rows, cols] with its strides over the output's batch axes (0 where broadcast). */
 interface Operand {
   tensor: Tensor;
@@ -214,7 +203,8 @@ export function matmulAsync(a: Tensor, b: Tensor): Promise<Tensor> {
     );
   }
   if (NATIVE_DTYPES[a.dtype] === undefined) return Promise.resolve(keep(matmul(a, b)));
-  const addon = native as GemmAddon;
+  // A local keeps the narrowing from undefined inside the callbacks below.
+  const addon = native;
   const out = keep(zeros([...batchShape, m, n], { dtype: a.dtype, backend: CPU }));
   const left = { tensor: a, batchStrides: broadcastStrides(a, batchShape) };
   const right = { tensor: b, batchStrides: broadcastStrides(b, batchShape) };

@@ -3,7 +3,6 @@ import { registerElementwise } from './elementwise';
 import { registerIndexing } from './indexing';
 import { registerMemory } from './memory';
 import { registerNormalization } from './normalization';
-import type { OpsAddon } from './operands';
 import { registerReduce } from './reduce';
 import { registerTransformer } from './transformer';
 
@@ -15,12 +14,10 @@ export type { OpsAddon } from './operands';
  * case in its glue; ops with no native kernel at all are in fallback.ts.
  */
 export function registerOps(addon: NativeAddon): void {
-  // The op functions are the addon's too; NativeAddon (native.ts) declares the runtime's and GEMM's.
-  const ops = addon as unknown as OpsAddon;
-  registerMemory(ops);
-  registerElementwise(ops);
-  registerReduce(ops);
-  registerNormalization(ops);
-  registerIndexing(ops);
-  registerTransformer(ops);
+  registerMemory(addon);
+  registerElementwise(addon);
+  registerReduce(addon);
+  registerNormalization(addon);
+  registerIndexing(addon);
+  registerTransformer(addon);
 }
