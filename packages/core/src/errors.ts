@@ -8,7 +8,19 @@ export type SlimlmErrorCode =
   | 'NO_BACKEND'
   | 'BACKEND_MISMATCH'
   | 'UNSUPPORTED_DTYPE'
-  | 'AUTOGRAD';
+  | 'AUTOGRAD'
+  /** A file is malformed or does not hold what it should (safetensors, JSON, tokenizer). */
+  | 'INVALID_FILE'
+  /** A config file is readable but a field is missing or has a bad value. */
+  | 'INVALID_CONFIG'
+  /** A local path, Hub repository, revision or file does not exist. */
+  | 'NOT_FOUND'
+  /** The Hub refused the request: missing or insufficient token. */
+  | 'UNAUTHORIZED'
+  /** The network or the server failed, or offline mode forbids the request. */
+  | 'NETWORK'
+  /** The input is valid but slimlm does not handle it (an architecture, dtype or feature). */
+  | 'UNSUPPORTED';
 
 /** The one error type of slimlm: a code plus a message that says what to do. */
 export class SlimlmError extends Error {
