@@ -7,4 +7,6 @@ export default defineConfig({
   sourcemap: true,
   clean: true,
   target: 'node20',
+  // import.meta.url (builtin.ts finds the package's assets with it) in the CJS build too.
+  shims: true,
 });

@@ -79,6 +79,13 @@ export abstract class CausalLM extends Module {
 
   abstract readonly config: ArchitectureConfig;
 
+  /**
+   * transformers' `base_model_prefix` ('transformer' for GPT-2, 'model' for OPT): checkpoints
+   * saved from the base model name their tensors without it (the original GPT-2 and OPT files
+   * hold `h.0.attn.c_attn.weight`, `decoder.layers.0.fc1.weight`), and loading accepts both.
+   */
+  readonly baseModelPrefix?: string;
+
   /** ids [batch, T] i32 → hidden [batch, T, hidden] (token and, where learned, position embeddings). */
   abstract embed(inputIds: Tensor, context: BlockContext): Tensor;
 
