@@ -4,13 +4,14 @@ import { fileURLToPath } from 'node:url';
 import { argmax, narrow, type Tensor, tensor } from '@slimlm/core';
 import '@slimlm/kernels-cpu';
 import { describe, expect, it } from 'vitest';
-import { modelFromFolder } from '../src/index';
+import { modelFromFolder, readLlamaConfig } from '../src/index';
 
 /**
  * Goldens in test/golden/: `<variant>-numpy.json` from tools/golden/numpy_reference.py (a float64
- * NumPy implementation written apart from slimlm) and, once a machine with torch has run
- * tools/golden/make_hf_goldens.py, `<variant>-transformers.json` from transformers itself. Each
- * names the model folder beside it (config.json + model.safetensors, f32).
+ * NumPy implementation written apart from slimlm) and `<variant>-transformers.json` from
+ * transformers itself (tools/golden/make_hf_goldens.py, CPU torch): the GPT family and the llama
+ * family (llama, mistral, qwen2 variants). Each names the model folder beside it (config.json +
+ * model.safetensors, f32). real-llama-transformers.json is another kind (llama-transformers.test.ts).
  */
 interface Golden {
   source: string;
@@ -23,12 +24,15 @@ interface Golden {
     /** [batch][position][vocab]; null for padded positions (never compared). */
     logits: (number[] | null)[][];
   }[];
+  /** Greedy ids of `prompt`, decoded with the KV cache (transformers' own, for the llama family). */
   greedy: { prompt: number[]; tokens: number[] };
+  /** The llama family: greedy ids [batch][new] of a left-padded batch, decoded with the cache. */
+  greedyPadded?: { inputIds: number[][]; attentionMask: number[][]; tokens: number[][] };
 }
 
 const GOLDEN = fileURLToPath(new URL('./golden/', import.meta.url));
 const files = readdirSync(GOLDEN)
-  .filter((name) => /-(numpy|transformers)\.json$/.test(name))
+  .filter((name) => /-(numpy|transformers)\.json$/.test(name) && !name.startsWith('real-'))
   .sort();
 
 /** f32 slimlm against float64 references: f32 rounding only (about 2e-6 on these models). */
@@ -82,5 +86,88 @@ describe.each(files)('%s', (file) => {
     }
     input.dispose();
     expect(produced).toEqual(tokens);
+  });
+
+  it.runIf(golden.greedyPadded)('greedy decoding of a left-padded batch with a KV cache', () => {
+    const { inputIds, attentionMask, tokens } = golden.greedyPadded!;
+    using model = modelFromFolder(join(GOLDEN, golden.folder));
+    using cache = model.createCache(inputIds.length);
+    const mask = attentionMask.map((row) => [...row]);
+    let input = inputIds;
+    const produced: number[][] = inputIds.map(() => []);
+    for (let i = 0; i < tokens[0]!.length; i++) {
+      using inputTensor = ids(input);
+      using maskTensor = ids(mask);
+      using logits = model.forward(inputTensor, { cache, attentionMask: maskTensor });
+      using last = narrow(logits, 1, logits.shape[1]! - 1, 1);
+      using best = argmax(last, -1);
+      const next = Array.from(best.dataSync(), Number);
+      next.forEach((id, b) => {
+        produced[b]!.push(id);
+        mask[b]!.push(1);
+      });
+      input = next.map((id) => [id]);
+    }
+    expect(produced).toEqual(tokens);
+  });
+});
+
+describe('llama rope settings in the config.json forms of transformers 4 and 5', () => {
+  const base = {
+    model_type: 'llama',
+    vocab_size: 64,
+    hidden_size: 32,
+    intermediate_size: 48,
+    num_hidden_layers: 2,
+    num_attention_heads: 4,
+    max_position_embeddings: 512,
+  };
+  const rope = (fields: Record<string, unknown>) =>
+    readLlamaConfig({ ...base, ...fields }, 'config.json').rope;
+  const llama3 = { factor: 8, low_freq_factor: 1, high_freq_factor: 4 };
+
+  it('reads rope_parameters as it reads rope_theta + rope_scaling', () => {
+    expect(rope({ rope_parameters: { rope_type: 'default', rope_theta: 500 } })).toEqual(
+      rope({ rope_theta: 500, rope_scaling: null }),
+    );
+    expect(rope({ rope_parameters: { rope_type: 'linear', factor: 2, rope_theta: 500 } })).toEqual(
+      rope({ rope_theta: 500, rope_scaling: { type: 'linear', factor: 2 } }),
+    );
+    // rope_scaling wins over rope_parameters, as in transformers 5; an empty one counts as absent.
+    expect(
+      rope({
+        rope_scaling: { rope_type: 'linear', factor: 2 },
+        rope_parameters: { rope_theta: 9 },
+      }),
+    ).toEqual({ theta: 10000, scaling: { type: 'linear', factor: 2 } });
+    expect(rope({ rope_scaling: {}, rope_parameters: { rope_theta: 9 } }).theta).toBe(9);
+    // Parameters per layer type (keys from layer_types): the full-attention ones.
+    expect(
+      rope({
+        layer_types: ['full_attention', 'full_attention'],
+        rope_parameters: { full_attention: { rope_type: 'default', rope_theta: 7 } },
+      }),
+    ).toEqual({ theta: 7, scaling: { type: 'none' } });
+  });
+
+  it("falls back to max_position_embeddings for llama3's original_max_position_embeddings", () => {
+    // As transformers 5.18 reads these model types' configs: a top-level field is not consulted.
+    const original = (fields: Record<string, unknown>) => {
+      const { scaling } = rope(fields);
+      return scaling.type === 'llama3' ? scaling.originalMaxPositions : undefined;
+    };
+    expect(original({ rope_parameters: { rope_type: 'llama3', ...llama3 } })).toBe(512);
+    expect(
+      original({
+        rope_parameters: { rope_type: 'llama3', ...llama3 },
+        original_max_position_embeddings: 64,
+      }),
+    ).toBe(512);
+    expect(
+      original({
+        rope_scaling: { type: 'llama3', ...llama3, original_max_position_embeddings: 32 },
+        original_max_position_embeddings: 64,
+      }),
+    ).toBe(32);
   });
 });

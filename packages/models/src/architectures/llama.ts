@@ -96,9 +96,24 @@ export function readLlamaConfig(json: Record<string, unknown>, file: string): Ll
 }
 
 function readRope(fields: ConfigFields, maxPositions: number): RopeSettings {
-  const theta = fields.number('rope_theta', 10000);
-  const scaling = fields.object('rope_scaling');
-  if (!scaling) return { theta, scaling: { type: 'none' } };
+  // transformers 5 writes `rope_parameters` ({rope_type, rope_theta, factor, ...}); transformers 4
+  // wrote a top-level `rope_theta` and `rope_scaling` ({type | rope_type, factor, ...}). Like
+  // transformers 5, take rope_scaling when it is a non-empty object, else rope_parameters, and the
+  // theta from that object, else the top-level rope_theta, else 10000.
+  const nonEmpty = (name: string) => {
+    const object = fields.object(name);
+    return object && Object.keys(object.json).length > 0 ? object : undefined;
+  };
+  let scaling = nonEmpty('rope_scaling') ?? nonEmpty('rope_parameters');
+  // Parameters per layer type ({full_attention: {...}}, keys from layer_types, as transformers 5
+  // nests them): the layers these architectures run are all full attention.
+  const layerTypes = fields.json.layer_types;
+  if (Array.isArray(layerTypes) && layerTypes.includes('full_attention')) {
+    scaling = scaling?.object('full_attention') ?? scaling;
+  }
+  const topTheta = fields.number('rope_theta', 10000);
+  if (!scaling) return { theta: topTheta, scaling: { type: 'none' } };
+  const theta = scaling.has('rope_theta') ? scaling.number('rope_theta') : topTheta;
   // transformers reads `rope_type`, falling back to the older `type`.
   const typeField = scaling.has('rope_type') ? 'rope_type' : 'type';
   const type = scaling.string(typeField, 'default');
@@ -122,7 +137,9 @@ function readRope(fields: ConfigFields, maxPositions: number): RopeSettings {
           factor: factor(),
           lowFreqFactor: scaling.number('low_freq_factor'),
           highFreqFactor: scaling.number('high_freq_factor'),
-          originalMaxPositions: scaling.integer('original_max_position_embeddings'),
+          // transformers 5 falls back to max_position_embeddings (for these model types it
+          // ignores a top-level original_max_position_embeddings).
+          originalMaxPositions: scaling.integer('original_max_position_embeddings', maxPositions),
         },
       };
     default:
