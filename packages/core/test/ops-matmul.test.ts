@@ -2,8 +2,10 @@ import { describe, expect, it } from 'vitest';
 import {
   broadcastTo,
   cast,
+  detach,
   linear,
   matmul,
+  mul,
   scope,
   slice,
   sum,
@@ -278,6 +280,106 @@ describe('matmul gradients', () => {
         sum(linear(matmul(a, normals([5, 4, 4], 52)), weight, normals([6], 53))).backward();
         expect(a.grad!.shape).toEqual([2, 1, 3, 4]);
         expect(weight.grad!.shape).toEqual([6, 4]);
+      }),
+    );
+  });
+});
+
+describe('mixed precision: f32 by f16/bf16 weights', () => {
+  const narrowDTypes = ['f16', 'bf16'] as const;
+
+  /** Every element as raw bits: f32 results compared bit for bit. */
+  const bitsOf = (t: Tensor) => Array.from(new Uint32Array(Float32Array.from(t.dataSync()).buffer));
+
+  it.each(narrowDTypes)('gives f32 identical to casting the %s operand first', (dtype) => {
+    scope(() => {
+      const cases: [Tensor, Tensor][] = [
+        [normals([3, 5], 60, { dtype: 'f32' }), normals([5, 7], 61, { dtype })],
+        [normals([2, 1, 3, 4], 62, { dtype: 'f32' }), normals([5, 4, 6], 63, { dtype })],
+        [normals([4], 64, { dtype: 'f32' }), normals([4, 3], 65, { dtype })],
+        [normals([2, 3, 4], 66, { dtype: 'f32' }), normals([4], 67, { dtype })],
+        [normals([1, 300], 68, { dtype: 'f32' }), transpose(normals([17, 300], 69, { dtype }))],
+      ];
+      for (const [a, b] of cases) {
+        const mixed = matmul(a, b);
+        expect(mixed.dtype).toBe('f32');
+        expect(bitsOf(mixed)).toEqual(bitsOf(matmul(a, cast(b, 'f32'))));
+      }
+      const x = normals([2, 3, 6], 70, { dtype: 'f32' });
+      const weight = normals([5, 6], 71, { dtype });
+      const bias = normals([5], 72, { dtype });
+      const y = linear(x, weight, bias);
+      expect(y.dtype).toBe('f32');
+      expect(bitsOf(y)).toEqual(bitsOf(linear(x, cast(weight, 'f32'), cast(bias, 'f32'))));
+    });
+  });
+
+  it('refuses other dtype pairs, naming the rule', () => {
+    scope(() => {
+      const f32 = normals([2, 2], 1, { dtype: 'f32' });
+      const f16 = normals([2, 2], 2, { dtype: 'f16' });
+      expect(() => matmul(f16, f32)).toThrow(
+        /matmul: dtypes f16 and f32 differ.*f32 times f16\/bf16/,
+      );
+      expect(() => matmul(normals([2, 2], 3), f16)).toThrow(/matmul: dtypes f64 and f16 differ/);
+      expect(() => matmul(f32, normals([2, 2], 4))).toThrow(/matmul: dtypes f32 and f64 differ/);
+      expect(() => matmul(f32, normals([2, 2], 5, { dtype: 'i32' }))).toThrow(/DTYPE|differ/);
+      expect(() => matmul(f16, normals([2, 2], 6, { dtype: 'bf16' }))).toThrow(/f16 and bf16/);
+    });
+  });
+
+  it.each(narrowDTypes)(
+    'gets gradients: dA in f32, dW computed in f32 and rounded to %s',
+    (dtype) => {
+      scope(() => {
+        const x = normals([2, 3, 6], 80, { dtype: 'f32' });
+        const weight = normals([5, 6], 81, { dtype });
+        const upcast = cast(weight, 'f32');
+        const projection = normals([2, 3, 5], 82, { dtype: 'f32' });
+        const gradients = (w: Tensor) => {
+          const xLeaf = detach(x);
+          const wLeaf = detach(w);
+          xLeaf.requiresGrad = true;
+          wLeaf.requiresGrad = true;
+          sum(mul(linear(xLeaf, wLeaf), projection)).backward();
+          return [xLeaf.grad!, wLeaf.grad!] as const;
+        };
+        const [dx, dw] = gradients(weight);
+        const [dxUp, dwUp] = gradients(upcast);
+        expect(dx.dtype).toBe('f32');
+        expect(dw.dtype).toBe(dtype);
+        expect(bitsOf(dx)).toEqual(bitsOf(dxUp));
+        expect(Array.from(dw.rawSync())).toEqual(Array.from(cast(dwUp, dtype).rawSync()));
+      });
+    },
+  );
+
+  it('sums the gradient of a narrow operand broadcast over batch axes in f32', () => {
+    scope(() => {
+      const a = normals([2, 3, 4], 85, { dtype: 'f32' });
+      const b = normals([1, 4, 5], 86, { dtype: 'bf16' });
+      const gradOf = (w: Tensor) => {
+        const leaf = detach(w);
+        leaf.requiresGrad = true;
+        sum(mul(matmul(a, leaf), normals([2, 3, 5], 87, { dtype: 'f32' }))).backward();
+        return leaf.grad!;
+      };
+      const narrow = gradOf(b);
+      expect(narrow.dtype).toBe('bf16');
+      const wide = gradOf(cast(b, 'f32'));
+      expect(Array.from(narrow.rawSync())).toEqual(Array.from(cast(wide, 'bf16').rawSync()));
+    });
+  });
+
+  it('computes no weight gradient for a frozen narrow weight, and leaks nothing', () => {
+    expectNoLeak(() =>
+      scope(() => {
+        const x = normals([4, 8], 90, { dtype: 'f32' });
+        const weight = normals([3, 8], 91, { dtype: 'f16' });
+        x.requiresGrad = true;
+        sum(linear(x, weight, normals([3], 92, { dtype: 'bf16' }))).backward();
+        expect(x.grad!.dtype).toBe('f32');
+        expect(weight.grad).toBeFalsy();
       }),
     );
   });

@@ -1,11 +1,13 @@
 // Benchmarks the "cpu" backend's matmul (GEMM and GEMV) and attention, side by side with
 // OpenBLAS and the machine's memory read bandwidth measured in the same run.
 //
-//   npm run -s bench -w @slimlm/kernels-cpu -- [--json] [--smoke]
+//   npm run -s bench -w @slimlm/kernels-cpu -- [--json] [--smoke] [--only=gemm|gemv|attention]
 //
 // --json prints one JSON array of records {kernel, dtype, m, n, k, threads, ms, gflops, gbps, ...}
 // (ms: the median of the repetitions; min_ms/max_ms: their spread) and nothing else on stdout;
 // without it, a table. --smoke runs tiny sizes only (CI checks the output's shape, not its speed).
+// --only runs one group of measurements (GEMV includes f32 activations by f16/bf16 weights,
+// recorded as kernel 'gemv_mixed' with the weights' dtype, and the read bandwidth).
 // Needs the built package (npm run build). The peers (bench/peers.c) are compiled here when
 // OpenBLAS is installed (apt-get install -y libopenblas-dev) and skipped otherwise.
 //
@@ -28,7 +30,28 @@ import {
 } from '@slimlm/core';
 import { available, CPU, cpuInfo, setThreads } from '../dist/index.js';
 
+const USAGE = `usage: node bench/run.mjs [--json] [--smoke] [--only=gemm|gemv|attention]
+  --json    one JSON array of records on stdout instead of a table
+  --smoke   tiny sizes only (checks that everything runs, not its speed)
+  --only    one group: gemm (square and x @ W^T), gemv (f32, f16, bf16, f32 x f16/bf16 weights,
+            read bandwidth) or attention
+Needs the built package (npm run build); OpenBLAS peers when libopenblas-dev is installed.`;
+const GROUPS = ['gemm', 'gemv', 'attention'];
 const flags = new Set(process.argv.slice(2));
+if (flags.has('--help') || flags.has('-h')) {
+  process.stdout.write(`${USAGE}\n`);
+  process.exit(0);
+}
+const onlyFlag = [...flags].find((flag) => flag.startsWith('--only='));
+const only = onlyFlag?.slice('--only='.length);
+const unknown = [...flags].filter(
+  (flag) => !['--json', '--smoke'].includes(flag) && flag !== onlyFlag,
+);
+if (unknown.length > 0 || (only !== undefined && !GROUPS.includes(only))) {
+  process.stderr.write(`bench: unknown option ${unknown[0] ?? onlyFlag}\n${USAGE}\n`);
+  process.exit(2);
+}
+const runs = (group) => only === undefined || only === group;
 const asJson = flags.has('--json');
 const smoke = flags.has('--smoke');
 const progress = (message) => process.stderr.write(`${message}\n`);
@@ -55,6 +78,8 @@ const WEIGHTS = smoke
       [11008, 4096],
     ];
 const GEMV_DTYPES = ['f32', 'f16', 'bf16'];
+// Weights read as stored under f32 activations (f32 compute, f16/bf16 storage): 'gemv_mixed'.
+const MIXED_WEIGHT_DTYPES = ['f16', 'bf16'];
 const GEMM_DTYPES = ['f32', 'f16'];
 const ATTENTION = smoke
   ? [{ variant: 'decode', heads: 4, kvHeads: 2, queries: 1, keys: 16, depth: 16, causal: false }]
@@ -338,14 +363,31 @@ function bandwidth(threads, reps) {
 }
 
 function gemv() {
-  const shapes = WEIGHTS.flatMap(([n, k]) =>
-    GEMV_DTYPES.map((dtype) => {
+  // One cycle of weights per shape and dtype, shared by the plain and the mixed products.
+  const cycles = new Map();
+  const weightsOf = (n, k, dtype) => {
+    const key = `${dtype} ${n} ${k}`;
+    if (!cycles.has(key)) {
       const copies = copiesFor(n * k * BYTES[dtype]);
-      const weights = Array.from({ length: copies }, () => randomTensor([n, k], dtype));
-      const x = randomTensor([1, k], dtype);
-      return { n, k, dtype, copies, weights, x, out: zeros([1, n], { dtype, backend: CPU }) };
-    }),
-  );
+      cycles.set(
+        key,
+        Array.from({ length: copies }, () => randomTensor([n, k], dtype)),
+      );
+    }
+    return cycles.get(key);
+  };
+  const shape = (n, k, activations, dtype) => {
+    const weights = weightsOf(n, k, dtype);
+    const x = randomTensor([1, k], activations);
+    const out = zeros([1, n], { dtype: activations, backend: CPU });
+    const kernel = activations === dtype ? 'gemv' : 'gemv_mixed';
+    const key = `${kernel} ${dtype} ${n} ${k}`;
+    return { kernel, key, n, k, dtype, activations, copies: weights.length, weights, x, out };
+  };
+  const shapes = WEIGHTS.flatMap(([n, k]) => [
+    ...GEMV_DTYPES.map((dtype) => shape(n, k, dtype, dtype)),
+    ...MIXED_WEIGHT_DTYPES.map((dtype) => shape(n, k, 'f32', dtype)),
+  ]);
   settle();
   for (const threads of threadCounts) {
     setThreads(threads);
@@ -356,10 +398,10 @@ function gemv() {
     for (let round = 0; round < GEMV_ROUNDS; round++) {
       progress(`gemv, ${threads} thread(s): round ${round + 1} of ${GEMV_ROUNDS}`);
       add('bandwidth', bandwidth(threads, smoke ? 2 : 3));
-      for (const { n, k, dtype, copies, weights, x, out } of shapes) {
+      for (const { kernel, key, n, k, dtype, copies, weights, x, out } of shapes) {
         const run = (rep) => linearInto(x, weights[rep % copies], out);
-        add(`${dtype} ${n} ${k}`, time(run, smoke ? 3 : Math.max(10, 2 * copies)));
-        if (!peers || dtype !== 'f32') continue;
+        add(key, time(run, smoke ? 3 : Math.max(10, 2 * copies)));
+        if (!peers || dtype !== 'f32' || kernel !== 'gemv') continue;
         for (const coretype of CORETYPES) {
           const env = { ...coretype.env, OPENBLAS_NUM_THREADS: String(threads) };
           const args = ['sgemv', n, k, threads, smoke ? 3 : 10, smoke ? 1 : 128];
@@ -374,23 +416,20 @@ function gemv() {
         bytes,
       });
     }
-    for (const { n, k, dtype } of shapes) {
+    for (const { kernel, key, n, k, dtype, activations } of shapes) {
       const work = { flops: 2 * n * k, bytes: n * k * BYTES[dtype] };
-      const layout = 'x @ W^T';
-      record(
-        { kernel: 'gemv', dtype, m: 1, n, k, threads, extra: { layout } },
-        times.get(`${dtype} ${n} ${k}`),
-        work,
-      );
+      const layout = kernel === 'gemv' ? 'x @ W^T' : `${activations} x @ W^T`;
+      record({ kernel, dtype, m: 1, n, k, threads, extra: { layout } }, times.get(key), work);
       for (const coretype of CORETYPES) {
         const peer = times.get(`openblas ${coretype.name} ${n} ${k}`);
-        if (dtype !== 'f32' || !peer) continue;
+        if (dtype !== 'f32' || kernel !== 'gemv' || !peer) continue;
         const extra = { coretype: coretype.name, layout };
         record({ kernel: 'openblas_sgemv', dtype, m: 1, n, k, threads, extra }, peer, work);
       }
     }
   }
-  for (const { weights, x, out } of shapes) for (const t of [...weights, x, out]) t.dispose();
+  for (const { x, out } of shapes) for (const t of [x, out]) t.dispose();
+  for (const weights of cycles.values()) for (const w of weights) w.dispose();
 }
 
 function attention() {
@@ -486,6 +525,14 @@ function targets() {
       `  f16 GEMV 4096x4096, ${allThreads} thread(s): ${gemvF16.gbps} vs read bandwidth ${read.gbps} GB/s = ${(ratio * 100).toFixed(0)}% (target >= 85%)`,
     );
   }
+  const gemvF32 = find('gemv', { dtype: 'f32', n: 4096, k: 4096, threads: allThreads });
+  for (const dtype of MIXED_WEIGHT_DTYPES) {
+    const mixed = find('gemv_mixed', { dtype, n: 4096, k: 4096, threads: allThreads });
+    if (!mixed || !gemvF32) continue;
+    lines.push(
+      `  f32 x ${dtype} GEMV 4096x4096, ${allThreads} thread(s): ${mixed.ms} ms, ${mixed.gbps} GB/s vs f32 x f32 ${gemvF32.ms} ms, ${gemvF32.gbps} GB/s = ${(gemvF32.ms / mixed.ms).toFixed(2)}x the speed (target >= 1x)`,
+    );
+  }
   if (lines.length === 1) lines.push('  (needs the OpenBLAS peers and the full sizes)');
   return lines;
 }
@@ -495,14 +542,20 @@ try {
   progress(
     `bench: ${cpuInfo().isa}, threads ${threadCounts.join(' and ')}${smoke ? ' (smoke)' : ''}`,
   );
-  progress('square GEMM');
-  squareGemm();
-  progress('transformer GEMM (x @ W^T)');
-  transformerGemm();
-  progress('GEMV and read bandwidth');
-  gemv();
-  progress('attention');
-  attention();
+  if (runs('gemm')) {
+    progress('square GEMM');
+    squareGemm();
+    progress('transformer GEMM (x @ W^T)');
+    transformerGemm();
+  }
+  if (runs('gemv')) {
+    progress('GEMV and read bandwidth');
+    gemv();
+  }
+  if (runs('attention')) {
+    progress('attention');
+    attention();
+  }
 } finally {
   setThreads(allThreads);
   if (peersDir) rmSync(peersDir, { recursive: true, force: true });

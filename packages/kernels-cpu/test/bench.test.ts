@@ -49,6 +49,9 @@ describe.runIf(available && built)('bench/run.mjs --smoke --json', () => {
     for (const kernel of ['gemm', 'gemv', 'attention']) expect(kernels).toContain(kernel);
     for (const dtype of ['f32', 'f16', 'bf16'])
       expect(records.some((r) => r.kernel === 'gemv' && r.dtype === dtype && r.m === 1)).toBe(true);
+    // f32 activations by weights as stored.
+    for (const dtype of ['f16', 'bf16'])
+      expect(records.some((r) => r.kernel === 'gemv_mixed' && r.dtype === dtype)).toBe(true);
     // The peers appear exactly when OpenBLAS could be compiled against; then all of them do.
     const peers = ['openblas_sgemm', 'openblas_sgemv', 'read_bandwidth'];
     const present = peers.filter((kernel) => kernels.has(kernel));

@@ -2,11 +2,14 @@ import {
   abs,
   broadcastShapes,
   broadcastTo,
+  cast,
   type DType,
   keep,
+  linear,
   matmul,
   memory,
   permute,
+  resetPeakBytes,
   runKernel1,
   SlimlmError,
   scope,
@@ -94,6 +97,35 @@ function expectMatches(operands: Case[1], dtype: DType = 'f32'): void {
     expect(actual.dtype).toBe(dtype);
     expect(actual.shape).toEqual(expected.shape);
     expect(relativeError(actual, expected, scale)).toBeLessThanOrEqual(TOLERANCE[dtype]!);
+  });
+}
+
+/**
+ * Makes the first operand f32 and every later one `dtype`: each case builds A first and B after,
+ * one base tensor each, so this turns any case into f32 activations times an f16/bf16 weight.
+ */
+function mixedMaker(backend: string, dtype: DType): Make {
+  const f32 = maker(backend, 'f32');
+  const narrow = maker(backend, dtype);
+  let calls = 0;
+  return (shape, seed) => (calls++ === 0 ? f32 : narrow)(shape, seed);
+}
+
+/**
+ * f32 A times an f16/bf16 B on "cpu" against the reference backend, which computes exactly what
+ * casting B to f32 first gives: the result is f32 and within f32 GEMM tolerance.
+ */
+function expectMixedMatches(operands: Case[1], dtype: 'f16' | 'bf16'): void {
+  scope(() => {
+    const [a, b] = withBackend(REFERENCE, () => operands(mixedMaker(REFERENCE, dtype)));
+    expect([a.dtype, b.dtype]).toEqual(['f32', dtype]);
+    const expected = withBackend(REFERENCE, () => product(a, b));
+    const scale = withBackend(REFERENCE, () => product(abs(a), abs(b)));
+    const actual = withBackend(CPU, () => product(...operands(mixedMaker(CPU, dtype))));
+    expect(actual.backend.name).toBe(CPU);
+    expect(actual.dtype).toBe('f32');
+    expect(actual.shape).toEqual(expected.shape);
+    expect(relativeError(actual, expected, scale)).toBeLessThanOrEqual(TOLERANCE.f32!);
   });
 }
 
@@ -244,6 +276,46 @@ describe.runIf(available).each(isas)('gemm on the %s path', (isa) => {
       }
     });
 
+    describe.each(['f16', 'bf16'] as const)('f32 activations by %s weights', (dtype) => {
+      it('match the reference on odd and block-crossing shapes', () => {
+        setup();
+        for (const [m, k, n] of SHAPES) {
+          expectMixedMatches((make) => [make([m, k], m + k), make([k, n], k + n)], dtype);
+        }
+      });
+
+      it('match the reference in every layout and on every GEMV path', () => {
+        setup();
+        for (const [, operands] of [...LAYOUTS, ...GEMV]) expectMixedMatches(operands, dtype);
+      });
+
+      it('serve core matmul and linear without a copy of the weight', () => {
+        setup();
+        scope(() => {
+          const x = maker(CPU, 'f32')([3, 2, 67], 90);
+          const weight = maker(CPU, dtype)([45, 67], 91);
+          resetPeakBytes(CPU);
+          const before = memory(CPU).bytes;
+          const y = linear(x, weight);
+          // Only the output is allocated: no f32 copy of the weight, not even a transient one.
+          expect(memory(CPU).peakBytes - before).toBe(y.size * 4);
+          const expected = withBackend(REFERENCE, () =>
+            linear(
+              maker(REFERENCE, 'f32')([3, 2, 67], 90),
+              cast(maker(REFERENCE, dtype)([45, 67], 91), 'f32'),
+            ),
+          );
+          expect(y.dtype).toBe('f32');
+          const actual = y.dataSync();
+          const wanted = expected.dataSync();
+          for (let i = 0; i < wanted.length; i++)
+            expect(Math.abs(actual[i]! - wanted[i]!)).toBeLessThanOrEqual(
+              1e-5 * (1 + Math.abs(wanted[i]!)),
+            );
+        });
+      });
+    });
+
     it.each(['f16', 'bf16'] as const)('reads and writes %s', (dtype) => {
       setup();
       expectMatches((make) => [make([9, 37], 50), make([37, 11], 51)], dtype);
@@ -276,6 +348,8 @@ describe.runIf(available)('matmulAsync', () => {
         [onCpu([2, 1, 6, 10], 9), transpose(onCpu([4, 3, 10], 10))],
         [onCpu([5, 40], 11, 'f16'), onCpu([40, 6], 12, 'f16')],
         [onCpu([5, 40], 13, 'bf16'), transpose(onCpu([6, 40], 14, 'bf16'))],
+        [onCpu([1, 64], 15), transpose(onCpu([30, 64], 16, 'f16'))],
+        [onCpu([40, 64], 17), transpose(onCpu([30, 64], 18, 'bf16'))],
       ];
       for (const [a, b] of cases) {
         const expected = product(a, b);
@@ -318,7 +392,9 @@ describe.runIf(available)('matmulAsync', () => {
         return 'no error';
       };
       expect(codeOf(() => matmulAsync(a, onCpu([4, 5], 31)))).toBe('SHAPE_MISMATCH');
-      expect(codeOf(() => matmulAsync(a, onCpu([3, 2], 32, 'f16')))).toBe('DTYPE_MISMATCH');
+      expect(codeOf(() => matmulAsync(onCpu([2, 3], 32, 'f16'), onCpu([3, 2], 32)))).toBe(
+        'DTYPE_MISMATCH',
+      );
       expect(codeOf(() => matmulAsync(a, onCpu([3], 33)))).toBe('SHAPE_MISMATCH');
       expect(codeOf(() => matmulAsync(onCpu([2, 2, 3], 34), onCpu([3, 3, 4], 35)))).toBe(
         'SHAPE_MISMATCH',

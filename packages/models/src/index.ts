@@ -51,7 +51,7 @@ export type {
 export { CausalLM } from './model';
 export { Embedding } from './nn/embedding';
 export type { LinearLayer, LinearOptions } from './nn/linear';
-export { inDType, Linear } from './nn/linear';
+export { asWeight, inDType, Linear } from './nn/linear';
 export { Module } from './nn/module';
 export { ModuleList } from './nn/module-list';
 export { LayerNorm, RMSNorm } from './nn/norms';

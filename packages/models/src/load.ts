@@ -22,10 +22,13 @@ export interface LoadOptions {
   /** The dtype activations are computed in (default f32). */
   computeDType?: 'f32' | 'f16' | 'bf16';
   /**
-   * The dtype float weights are held in. Default: the compute dtype, converted once at load (as
-   * transformers' `torch_dtype` does), which is the fast path. 'stored' keeps the checkpoint's
-   * own dtype (f16/bf16 take half the memory of f32) and upcasts each weight per call, which costs
-   * time on every forward.
+   * The dtype float weights are held in. 'stored' keeps the checkpoint's own dtype (f64 becomes
+   * f32): f16/bf16 weights take half the memory of f32 ones, and under f32 activations linear
+   * layers read them as stored (f32 compute, f16/bf16 storage), as fast as f32 weights or faster,
+   * since decoding is bound by the bytes of weights read. 'f32' | 'f16' | 'bf16' convert once at
+   * load (as transformers' `torch_dtype` does). Default: 'stored' when the compute dtype is f32;
+   * under an f16/bf16 compute dtype, that dtype (a weight in another dtype would be cast on every
+   * call).
    */
   weightsDType?: 'f32' | 'f16' | 'bf16' | 'stored';
   /** The backend weights are read into (default: the active one); run the model with it active. */
@@ -172,8 +175,9 @@ function weightsDTypeFor(
   choice: LoadOptions['weightsDType'],
 ): DType | undefined {
   if (!['F64', 'F32', 'F16', 'BF16'].includes(stored)) return undefined;
-  if (choice === 'stored') return stored === 'F64' ? 'f32' : undefined;
-  return choice ?? computeDType;
+  const target = choice ?? (computeDType === 'f32' ? 'stored' : computeDType);
+  if (target === 'stored') return stored === 'F64' ? 'f32' : undefined;
+  return target;
 }
 
 /** owner/name as the Hub spells repository ids. */

@@ -60,16 +60,32 @@ describe('modelFromFolder', () => {
     expect(events).toHaveLength(6 * 9 + 3);
     expect(events.at(-1)!.loaded).toBe(events.at(-1)!.total);
     expect(events.every((e, i) => i === 0 || e.loaded > events[i - 1]!.loaded)).toBe(true);
-    // Weights are converted once to the compute dtype by default.
-    expect(model.getParameter('model.layers.0.self_attn.q_proj.weight')!.dtype).toBe('f32');
+    // Weights keep their stored dtype by default: f32 activations read f16 weights as stored.
+    expect(model.getParameter('model.layers.0.self_attn.q_proj.weight')!.dtype).toBe('f16');
     model.dispose();
   });
 
-  test("weightsDType 'stored' keeps f16 weights and computes the same logits", () => {
-    const converted = modelFromFolder(WIKILLAMA);
-    const stored = modelFromFolder(WIKILLAMA, { weightsDType: 'stored' });
+  test('converts weights to an f16/bf16 compute dtype by default, f64 to f32 when stored', () => {
+    const half = modelFromFolder(STORIES, { computeDType: 'f16' });
+    const bf16 = modelFromFolder(WIKILLAMA, { computeDType: 'bf16' });
     try {
+      expect(half.getParameter('model.layers.0.self_attn.q_proj.weight')!.dtype).toBe('f16');
+      expect(bf16.getParameter('model.layers.0.self_attn.q_proj.weight')!.dtype).toBe('bf16');
+    } finally {
+      half.dispose();
+      bf16.dispose();
+    }
+  });
+
+  test("keeps f16 weights by default ('stored') and computes the logits of f32 weights", () => {
+    const converted = modelFromFolder(WIKILLAMA, { weightsDType: 'f32' });
+    const stored = modelFromFolder(WIKILLAMA);
+    try {
+      expect(converted.getParameter('model.layers.0.self_attn.q_proj.weight')!.dtype).toBe('f32');
       expect(stored.getParameter('model.layers.0.self_attn.q_proj.weight')!.dtype).toBe('f16');
+      const explicit = modelFromFolder(WIKILLAMA, { weightsDType: 'stored' });
+      expect(explicit.getParameter('model.layers.0.mlp.up_proj.weight')!.dtype).toBe('f16');
+      explicit.dispose();
       const ids = [1, 620, 358, 3574, 286];
       const a = logitRows(converted, ids);
       const b = logitRows(stored, ids);

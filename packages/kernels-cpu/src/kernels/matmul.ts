@@ -7,6 +7,7 @@ import {
   type KernelArgs,
   keep,
   matmul,
+  matmulDType,
   registerKernel,
   SlimlmError,
   type Tensor,
@@ -53,7 +54,10 @@ function gemmCalls(
 ): Float64Array[] {
   const [m, k] = a.tensor.shape.slice(-2) as [number, number];
   const n = b.tensor.shape[b.tensor.rank - 1]!;
-  const code = NATIVE_DTYPES[a.tensor.dtype]!;
+  // Each matrix carries its own dtype: an f32 A may multiply an f16/bf16 B (read as stored).
+  const aCode = NATIVE_DTYPES[a.tensor.dtype]!;
+  const bCode = NATIVE_DTYPES[b.tensor.dtype]!;
+  const cCode = NATIVE_DTYPES[out.dtype]!;
   const dims = (
     count: number,
     aOffset: number,
@@ -67,17 +71,17 @@ function gemmCalls(
       m,
       n,
       k,
-      code,
+      aCode,
       aOffset,
       a.tensor.strides[a.tensor.rank - 2]!,
       a.tensor.strides[a.tensor.rank - 1]!,
       aBatch,
-      code,
+      bCode,
       bOffset,
       b.tensor.strides[b.tensor.rank - 2]!,
       b.tensor.strides[b.tensor.rank - 1]!,
       bBatch,
-      code,
+      cCode,
       cOffset,
       m * n,
     );
@@ -113,7 +117,15 @@ function handles(
   ];
 }
 
-/** Registers the native matmul: f32, f16 and bf16 on any strides; other dtypes use the reference kernel. */
+/** Whether the native GEMM takes these operands: f32, f16 and bf16 alike, or f32 by f16/bf16. */
+function nativeOperands(a: Tensor, b: Tensor): boolean {
+  return NATIVE_DTYPES[a.dtype] !== undefined && NATIVE_DTYPES[b.dtype] !== undefined;
+}
+
+/**
+ * Registers the native matmul: f32, f16 and bf16 on any strides, and f32 activations by f16/bf16
+ * weights (widened in registers, never copied); other dtypes use the reference kernel.
+ */
 export function registerMatmul(addon: NativeAddon): void {
   const reference = getKernel('matmul', 'reference')!;
   registerKernel({
@@ -122,7 +134,7 @@ export function registerMatmul(addon: NativeAddon): void {
     fn: (args: KernelArgs) => {
       const [a, b] = args.inputs as [Tensor, Tensor];
       const out = args.outputs[0]!;
-      if (NATIVE_DTYPES[a.dtype] === undefined) {
+      if (!nativeOperands(a, b)) {
         reference(args);
         return;
       }
@@ -149,8 +161,8 @@ function broadcastStrides(t: Tensor, batchShape: readonly number[]): number[] {
  * broadcasting), computed on a worker thread so that a large product does not block the event
  * loop. Throws at once, like `matmul`, on invalid operands; the promise resolves with a new tensor
  * that the caller owns (it belongs to no scope) and must dispose. Not recorded for autograd. The
- * operands must not be written until it resolves; f32, f16 and bf16 run natively, other dtypes
- * run `matmul` before returning.
+ * operands must not be written until it resolves; f32, f16 and bf16 run natively (an f32 `a`
+ * may take an f16/bf16 `b`, as in `matmul`), other dtypes run `matmul` before returning.
  */
 export function matmulAsync(a: Tensor, b: Tensor): Promise<Tensor> {
   const op = 'matmulAsync';
@@ -168,11 +180,7 @@ export function matmulAsync(a: Tensor, b: Tensor): Promise<Tensor> {
       );
     }
   }
-  if (a.dtype !== b.dtype)
-    throw new SlimlmError(
-      'DTYPE_MISMATCH',
-      `${op}: dtypes ${a.dtype} and ${b.dtype} differ; cast one first`,
-    );
+  const dtype = matmulDType(op, a, b);
   const shapes = `${formatShape(a.shape)} by ${formatShape(b.shape)}`;
   if (a.rank < 2 || b.rank < 2) {
     throw new SlimlmError(
@@ -202,10 +210,10 @@ export function matmulAsync(a: Tensor, b: Tensor): Promise<Tensor> {
       `${op}: is not recorded for autograd; use matmul, or run it under noGrad()`,
     );
   }
-  if (NATIVE_DTYPES[a.dtype] === undefined) return Promise.resolve(keep(matmul(a, b)));
+  if (!nativeOperands(a, b)) return Promise.resolve(keep(matmul(a, b)));
   // A local keeps the narrowing from undefined inside the callbacks below.
   const addon = native;
-  const out = keep(zeros([...batchShape, m, n], { dtype: a.dtype, backend: CPU }));
+  const out = keep(zeros([...batchShape, m, n], { dtype, backend: CPU }));
   const left = { tensor: a, batchStrides: broadcastStrides(a, batchShape) };
   const right = { tensor: b, batchStrides: broadcastStrides(b, batchShape) };
   const calls = gemmCalls(left, right, out, batchShape).map((dims) =>

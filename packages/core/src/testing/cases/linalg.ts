@@ -1,9 +1,12 @@
+import type { DType } from '../../dtype';
+import { toBf16Bits, toF16Bits } from '../../half';
 import { tensor } from '../../ops/creation';
 import { concat, embedding, gather, scatterAdd, stack } from '../../ops/indexing';
 import { linear, matmul } from '../../ops/matmul';
 import { layerNorm, logSoftmax, rmsNorm, softmax } from '../../ops/normalization';
 import { argmax, logsumexp, max, mean, min } from '../../ops/reduce';
 import { broadcastTo, slice, transpose } from '../../ops/view';
+import { Generator } from '../../random';
 import type { ConformanceCase } from '../conformance';
 import { sample } from './core';
 
@@ -12,6 +15,18 @@ function indices(shape: readonly number[], dim: number, seed: number) {
   const count = shape.reduce((a, b) => a * b, 1);
   const values = Int32Array.from({ length: count }, (_, i) => (i * 7 + seed * 3) % dim);
   return tensor(values, { shape });
+}
+
+/**
+ * Seeded f16/bf16 values made from their bits on the active backend, without a cast kernel: a
+ * backend that cannot store the dtype refuses it (UNSUPPORTED_DTYPE), which skips the case.
+ */
+function narrow(shape: readonly number[], seed: number, dtype: DType) {
+  const g = new Generator(seed);
+  const toBits = dtype === 'bf16' ? toBf16Bits : toF16Bits;
+  const count = shape.reduce((a, b) => a * b, 1);
+  const bits = Uint16Array.from({ length: count }, () => toBits(g.nextNormal()));
+  return tensor(bits, { shape, dtype });
 }
 
 /** Reductions, matmul, normalizations and indexing. */
@@ -84,6 +99,20 @@ export const linalgCases: ConformanceCase[] = [
       linear(sample([2, 3, 5], 44), sample([4, 5], 45), sample([4], 46)),
       linear(sample([5], 47), sample([2, 5], 48)),
     ],
+  },
+  {
+    // f32 compute with f16/bf16 storage: the weight is read as stored, the result is f32. A
+    // backend whose matmul cannot take mixed dtypes lists 'matmul' in `lacks`.
+    name: 'matmul and linear of f32 by f16/bf16 weights (mixed precision)',
+    op: 'matmul',
+    build: () => [
+      matmul(sample([3, 5], 80), narrow([5, 7], 81, 'f16')),
+      matmul(sample([4], 82), narrow([4, 3], 83, 'bf16')),
+      linear(sample([2, 3, 40], 84), narrow([9, 40], 85, 'f16'), narrow([9], 86, 'f16')),
+      linear(sample([1, 67], 87), narrow([33, 67], 88, 'bf16')),
+      linear(sample([70, 67], 89), narrow([21, 67], 90, 'f16')),
+    ],
+    atol: 1e-4,
   },
   {
     name: 'softmax along each axis',
