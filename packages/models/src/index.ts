@@ -40,7 +40,9 @@ export type { StoppingCriteria } from './generation/stopping-criteria';
 export { stoppingCriteria } from './generation/stopping-criteria';
 export { TextStreamer } from './generation/streamer';
 export type { LoadedModel, LoadOptions, ResolveModelOptions } from './load';
-export { loadModel, modelFromFolder, resolveModelFolder } from './load';
+export { loadModel, loadStateDict, modelFromFolder, resolveModelFolder } from './load';
+export type { SaveModelOptions } from './save';
+export { saveModel, stateDict } from './save';
 export type {
   ArchitectureConfig,
   BlockContext,

@@ -84,7 +84,7 @@ export function modelFromFolder(folder: string, options: LoadOptions = {}): Caus
       const method = getQuantizationMethod(quantization.string('quant_method'), file);
       method.prepare(model, { ...quantization.raw }, source);
     }
-    loadParameters(model, source, options);
+    loadStateDict(model, source, options);
     return model;
   } catch (error) {
     model.dispose();
@@ -94,7 +94,16 @@ export function modelFromFolder(folder: string, options: LoadOptions = {}): Caus
   }
 }
 
-function loadParameters(model: CausalLM, source: TensorSource, options: LoadOptions): void {
+/**
+ * Fills every declared, still-empty parameter of `model` from `source` by its Hugging Face name
+ * (with or without the architecture's base-model prefix; tied targets from their source), checking
+ * shapes, and refusing missing or unexpected tensors with errors that name them.
+ */
+export function loadStateDict(
+  model: CausalLM,
+  source: TensorSource,
+  options: Pick<LoadOptions, 'weightsDType' | 'backend' | 'onProgress'> = {},
+): void {
   const name = `${model.config.modelType} (${model.constructor.name})`;
   const declared = new Map(model.parameterShapes());
   const tiedTo = new Map(model.tiedParameters());
