@@ -3,7 +3,7 @@ import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { beforeAll, describe, expect, it } from 'vitest';
 import type { GenerateJson, ModelInfo } from '../src/index';
-import { REPO_ROOT, STORIES, WIKILLAMA } from './helpers';
+import { GENERATE_STORIES, REPO_ROOT, STORIES, WIKILLAMA } from './helpers';
 
 const PACKAGE = fileURLToPath(new URL('../', import.meta.url));
 const BIN = `${PACKAGE}bin/slimlm.mjs`;
@@ -37,15 +37,7 @@ describe('bin/slimlm.mjs', () => {
   });
 
   it('generate --json prints one JSON document and nothing else', () => {
-    const { code, stdout } = slimlm([
-      'generate',
-      STORIES,
-      '--prompt',
-      'Once upon a time',
-      '--max-new-tokens',
-      '20',
-      '--json',
-    ]);
+    const { code, stdout } = slimlm([...GENERATE_STORIES, '--json']);
     expect(code).toBe(0);
     const result = JSON.parse(stdout) as GenerateJson;
     expect(result.prompt_tokens).toEqual([1, 403, 407, 261, 378]);

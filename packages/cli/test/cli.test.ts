@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import type { GenerateJson, ModelInfo } from '../src/index';
-import { REPO_ROOT, runCli, STORIES, WIKILLAMA } from './helpers';
+import { GENERATE_STORIES, REPO_ROOT, runCli, STORIES, WIKILLAMA } from './helpers';
 
 interface StoriesReference {
   greedy_from_bos: { output_ids: number[] };
@@ -81,15 +81,7 @@ describe('slimlm generate', () => {
   const greedy = reference.greedy_from_bos.output_ids.slice(prompt.length, prompt.length + 20);
 
   it('--json gives the greedy tokens of stories260K', async () => {
-    const { code, stdout } = await runCli([
-      'generate',
-      STORIES,
-      '--prompt',
-      'Once upon a time',
-      '--max-new-tokens',
-      '20',
-      '--json',
-    ]);
+    const { code, stdout } = await runCli([...GENERATE_STORIES, '--json']);
     expect(code).toBe(0);
     expect(stdout.split('\n')).toHaveLength(2);
     const result = JSON.parse(stdout) as GenerateJson;
@@ -103,9 +95,8 @@ describe('slimlm generate', () => {
   });
 
   it('streams the prompt and the new text to stdout, and the same text as --json', async () => {
-    const args = ['generate', STORIES, '--prompt', 'Once upon a time', '--max-new-tokens', '20'];
-    const streamed = await runCli([...args, '--backend', 'reference']);
-    const json = await runCli([...args, '--json']);
+    const streamed = await runCli([...GENERATE_STORIES, '--backend', 'reference']);
+    const json = await runCli([...GENERATE_STORIES, '--json']);
     expect(streamed.code).toBe(0);
     const { text } = JSON.parse(json.stdout) as GenerateJson;
     expect(streamed.stdout).toBe(`Once upon a time${text}\n`);

@@ -5,6 +5,16 @@ export const REPO_ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 export const STORIES = `${REPO_ROOT}fixtures/stories260K-hf`;
 export const WIKILLAMA = `${REPO_ROOT}packages/models/assets/wikillama-7m`;
 
+/** `slimlm generate` of 20 greedy tokens of stories260K after "Once upon a time". */
+export const GENERATE_STORIES: readonly string[] = [
+  'generate',
+  STORIES,
+  '--prompt',
+  'Once upon a time',
+  '--max-new-tokens',
+  '20',
+];
+
 export interface RunResult {
   code: number;
   stdout: string;

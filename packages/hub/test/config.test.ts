@@ -2,12 +2,12 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { SlimlmError } from '@slimlm/core';
 import { afterAll, describe, expect, it } from 'vitest';
 import { ConfigReader } from '../src/config/config-reader';
 import { loadGenerationConfig } from '../src/config/generation-config';
 import { readJsonFile } from '../src/config/read-json-file';
 import { loadTokenizerConfig } from '../src/config/tokenizer-config';
+import { thrown } from './helpers/errors';
 
 const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 const STORIES = join(ROOT, 'fixtures/stories260K-hf');
@@ -26,17 +26,6 @@ function folderWith(files: Record<string, unknown>): string {
     );
   }
   return folder;
-}
-
-/** The SlimlmError fn throws; fails the test when it throws anything else or nothing. */
-function thrown(fn: () => unknown): SlimlmError {
-  try {
-    fn();
-  } catch (error) {
-    expect(error).toBeInstanceOf(SlimlmError);
-    return error as SlimlmError;
-  }
-  throw new Error('expected an error');
 }
 
 describe('readJsonFile', () => {

@@ -13,15 +13,16 @@ import {
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { SlimlmError } from '@slimlm/core';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import { type PullProgress, pull } from '../src/index';
+import { rejection } from './helpers/errors';
 import {
   gitBlobOid,
   type HubServer,
   readFolder,
   sha256,
   startHubServer,
+  stubHubEnv,
 } from './helpers/hub-server';
 
 const FIXTURE = fileURLToPath(new URL('../../../fixtures/stories260K-hf/', import.meta.url));
@@ -37,15 +38,6 @@ let home: string;
 
 const storage = () => join(home, 'hub', 'models--slimlm--stories260K');
 const resolves = (from = 0) => hub.requests.slice(from).filter((r) => r.path.includes('/resolve/'));
-
-async function pullError(promise: Promise<unknown>): Promise<SlimlmError> {
-  const error = await promise.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  expect(error).toBeInstanceOf(SlimlmError);
-  return error as SlimlmError;
-}
 
 beforeAll(async () => {
   hub = await startHubServer();
@@ -64,18 +56,7 @@ afterAll(() => hub.close());
 
 beforeEach(() => {
   home = mkdtempSync(join(tmpdir(), 'slimlm-hub-'));
-  vi.stubEnv('HF_HOME', home);
-  vi.stubEnv('HF_ENDPOINT', hub.url);
-  for (const name of [
-    'HF_HUB_CACHE',
-    'HUGGINGFACE_HUB_CACHE',
-    'HF_TOKEN',
-    'HUGGING_FACE_HUB_TOKEN',
-    'HF_TOKEN_PATH',
-    'HF_HUB_OFFLINE',
-  ]) {
-    vi.stubEnv(name, '');
-  }
+  stubHubEnv(home, hub.url);
 });
 
 afterEach(() => {
@@ -138,7 +119,7 @@ describe('pull', () => {
 
   it('fails clearly offline when nothing is cached', async () => {
     const before = hub.requests.length;
-    const error = await pullError(pull(REPO, { offline: true }));
+    const error = await rejection(pull(REPO, { offline: true }));
     expect(error.code).toBe('NETWORK');
     expect(error.message).toMatch(/offline/i);
     expect(error.message).toContain(REPO);
@@ -174,7 +155,7 @@ describe('pull', () => {
 
   it('rejects a corrupted body and leaves no blob, partial file or ref behind', async () => {
     hub.corrupt.add('model.safetensors');
-    const error = await pullError(pull(REPO));
+    const error = await rejection(pull(REPO));
     expect(error.code).toBe('INVALID_FILE');
     expect(error.message).toContain('model.safetensors');
     expect(error.message).toContain('checksum');
@@ -183,7 +164,7 @@ describe('pull', () => {
     expect(existsSync(`${blob}.incomplete`)).toBe(false);
     expect(existsSync(join(storage(), 'refs', 'main'))).toBe(false);
     hub.corrupt.add('config.json');
-    const config = await pullError(pull(REPO, { revision: 'dev', allowPatterns: ['config.json'] }));
+    const config = await rejection(pull(REPO, { revision: 'dev', allowPatterns: ['config.json'] }));
     expect(config.code).toBe('INVALID_FILE');
     expect(config.message).toContain('git blob sha1');
   });
@@ -250,7 +231,7 @@ describe('pull', () => {
 
 describe('pull errors', () => {
   it('answers 401 with UNAUTHORIZED naming the repo and HF_TOKEN', async () => {
-    const error = await pullError(pull(PRIVATE));
+    const error = await rejection(pull(PRIVATE));
     expect(error.code).toBe('UNAUTHORIZED');
     expect(error.message).toContain(PRIVATE);
     expect(error.message).toContain('HF_TOKEN');
@@ -258,12 +239,12 @@ describe('pull errors', () => {
 
   it('never lets the token into an error, even when the server echoes it', async () => {
     const wrong = 'hf_wrongTokenThatMustNotLeak987';
-    const error = await pullError(pull(PRIVATE, { token: wrong }));
+    const error = await rejection(pull(PRIVATE, { token: wrong }));
     expect(error.code).toBe('UNAUTHORIZED');
     expect(error.message).not.toContain(wrong);
     expect(error.message).toContain('***');
     hub.failNext(503, 3, /revision/, `backend exploded while checking ${TOKEN}`);
-    const failed = await pullError(pull(REPO, { token: TOKEN }));
+    const failed = await rejection(pull(REPO, { token: TOKEN }));
     expect(failed.code).toBe('NETWORK');
     expect(failed.message).toContain('503');
     expect(failed.message).not.toContain(TOKEN);
@@ -282,14 +263,14 @@ describe('pull errors', () => {
 
   it('answers 404 with NOT_FOUND naming the repo, the revision or the file', async () => {
     vi.stubEnv('HF_TOKEN', TOKEN);
-    const repo = await pullError(pull('slimlm/missing'));
+    const repo = await rejection(pull('slimlm/missing'));
     expect(repo.code).toBe('NOT_FOUND');
     expect(repo.message).toContain('slimlm/missing');
-    const revision = await pullError(pull(REPO, { revision: 'no-such-branch' }));
+    const revision = await rejection(pull(REPO, { revision: 'no-such-branch' }));
     expect(revision.code).toBe('NOT_FOUND');
     expect(revision.message).toContain('no-such-branch');
     hub.failNext(404, 1, /\/resolve\/.*config\.json$/);
-    const file = await pullError(pull(REPO, { allowPatterns: ['config.json'] }));
+    const file = await rejection(pull(REPO, { allowPatterns: ['config.json'] }));
     expect(file.code).toBe('NOT_FOUND');
     expect(file.message).toContain('"config.json"');
   });
@@ -299,7 +280,7 @@ describe('pull errors', () => {
     await pull(REPO, { allowPatterns: ['config.json'] });
     const before = hub.requests.length;
     hub.failNext(500, 3, /revision/);
-    const error = await pullError(pull(REPO, { revision: 'dev' }));
+    const error = await rejection(pull(REPO, { revision: 'dev' }));
     expect(error.code).toBe('NETWORK');
     expect(error.message).toContain('500');
     expect(error.message).toContain(REPO);
@@ -312,13 +293,13 @@ describe('pull errors', () => {
     const deadUrl = closed.url;
     await closed.close();
     expect(await pull(REPO, { endpoint: deadUrl })).toBe(snapshot);
-    const error = await pullError(pull(REPO, { endpoint: deadUrl, revision: 'dev' }));
+    const error = await rejection(pull(REPO, { endpoint: deadUrl, revision: 'dev' }));
     expect(error.code).toBe('NETWORK');
     expect(error.message).toContain(deadUrl);
   });
 
   it('refuses malformed repository ids', async () => {
-    const error = await pullError(pull('a/b/c'));
+    const error = await rejection(pull('a/b/c'));
     expect(error.code).toBe('INVALID_ARGUMENT');
   });
 });

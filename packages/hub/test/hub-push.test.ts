@@ -2,10 +2,10 @@ import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } f
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { SlimlmError } from '@slimlm/core';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import { pull, push } from '../src/index';
-import { type HubServer, readFolder, startHubServer } from './helpers/hub-server';
+import { rejection } from './helpers/errors';
+import { type HubServer, readFolder, startHubServer, stubHubEnv } from './helpers/hub-server';
 
 const FIXTURE = fileURLToPath(new URL('../../../fixtures/stories260K-hf/', import.meta.url));
 // Not an `hf_` token: mirrors behind HF_ENDPOINT issue their own, and push must still send it.
@@ -14,15 +14,6 @@ const TOKEN = 'mirror-write-token-0123456789';
 let hub: HubServer;
 let home: string;
 let folder: string;
-
-async function failure(promise: Promise<unknown>): Promise<SlimlmError> {
-  const error = await promise.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  expect(error).toBeInstanceOf(SlimlmError);
-  return error as SlimlmError;
-}
 
 beforeAll(async () => {
   hub = await startHubServer();
@@ -39,17 +30,7 @@ beforeEach(() => {
   writeFileSync(join(folder, 'extra', 'notes.txt'), 'trained with slimlm\n');
   mkdirSync(join(folder, '.git'));
   writeFileSync(join(folder, '.git', 'HEAD'), 'ref: refs/heads/main\n');
-  vi.stubEnv('HF_HOME', home);
-  vi.stubEnv('HF_ENDPOINT', hub.url);
-  vi.stubEnv('HF_TOKEN', TOKEN);
-  for (const name of [
-    'HF_HUB_CACHE',
-    'HUGGINGFACE_HUB_CACHE',
-    'HUGGING_FACE_HUB_TOKEN',
-    'HF_HUB_OFFLINE',
-  ]) {
-    vi.stubEnv(name, '');
-  }
+  stubHubEnv(home, hub.url, TOKEN);
 });
 
 afterEach(() => {
@@ -78,7 +59,7 @@ describe('push', () => {
     expect(remote.has('.git/HEAD')).toBe(false);
 
     vi.stubEnv('HF_TOKEN', '');
-    expect((await failure(pull('me/round-trip'))).code).toBe('UNAUTHORIZED');
+    expect((await rejection(pull('me/round-trip'))).code).toBe('UNAUTHORIZED');
     const snapshot = await pull('me/round-trip', { token: TOKEN, revision: result.commitOid! });
     for (const [path, bytes] of Object.entries(local)) {
       expect(readFileSync(join(snapshot, path)).equals(bytes), path).toBe(true);
@@ -95,11 +76,11 @@ describe('push', () => {
 
   it('asks for a token with write access and never shows it', async () => {
     vi.stubEnv('HF_TOKEN', '');
-    const missing = await failure(push(folder, 'me/no-token'));
+    const missing = await rejection(push(folder, 'me/no-token'));
     expect(missing.code).toBe('UNAUTHORIZED');
     expect(missing.message).toContain('HF_TOKEN');
     const wrong = 'hf_badWriteTokenNeverPrinted42';
-    const refused = await failure(push(folder, 'me/no-token', { token: wrong }));
+    const refused = await rejection(push(folder, 'me/no-token', { token: wrong }));
     expect(refused.code).toBe('UNAUTHORIZED');
     expect(refused.message).toContain('me/no-token');
     expect(refused.message).toContain('write');
@@ -107,10 +88,10 @@ describe('push', () => {
   });
 
   it('refuses a missing folder, an empty one and a bare repository name', async () => {
-    expect((await failure(push(join(home, 'nope'), 'me/x'))).code).toBe('NOT_FOUND');
+    expect((await rejection(push(join(home, 'nope'), 'me/x'))).code).toBe('NOT_FOUND');
     const empty = join(home, 'empty');
     mkdirSync(empty);
-    expect((await failure(push(empty, 'me/x'))).code).toBe('INVALID_ARGUMENT');
-    expect((await failure(push(folder, 'no-namespace'))).code).toBe('INVALID_ARGUMENT');
+    expect((await rejection(push(empty, 'me/x'))).code).toBe('INVALID_ARGUMENT');
+    expect((await rejection(push(folder, 'no-namespace'))).code).toBe('INVALID_ARGUMENT');
   });
 });

@@ -1,6 +1,5 @@
 import { createHash } from 'node:crypto';
-import { readFileSync } from 'node:fs';
-import { SlimlmError } from '@slimlm/core';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { afterAll, describe, expect, it } from 'vitest';
 import { openSafetensors } from '../src/index';
 import {
@@ -9,28 +8,16 @@ import {
   STORIES_FILE,
   tempFolder,
   WIKILLAMA_FILE,
-  writeBytes,
 } from './fixtures/safetensors-files';
+import { expectError } from './helpers/errors';
 
 const tmp = tempFolder();
 afterAll(tmp.cleanup);
 
-let counter = 0;
 function fileOf(bytes: Uint8Array): string {
-  return writeBytes(tmp.dir, `case-${counter++}.safetensors`, bytes);
-}
-
-function expectError(fn: () => unknown, code: string, ...parts: (string | RegExp)[]): void {
-  let caught: unknown;
-  try {
-    fn();
-  } catch (error) {
-    caught = error;
-  }
-  expect(caught, 'expected a SlimlmError').toBeInstanceOf(SlimlmError);
-  const error = caught as SlimlmError;
-  expect(error.code, error.message).toBe(code);
-  for (const part of parts) expect(error.message).toMatch(part);
+  const path = tmp.fresh('case', '.safetensors');
+  writeFileSync(path, bytes);
+  return path;
 }
 
 const f32Tensor = (shape: number[], begin = 0) => {

@@ -18,23 +18,10 @@ import {
   saveSafetensors,
 } from '../src/index';
 import { STORIES_FILE, tempFolder, WIKILLAMA_FILE } from './fixtures/safetensors-files';
+import { expectError } from './helpers/errors';
 
 const tmp = tempFolder();
 afterAll(tmp.cleanup);
-let counter = 0;
-const fresh = (name = 'out') => join(tmp.dir, `${name}-${counter++}`);
-
-function expectCode(fn: () => unknown, code: string, ...parts: (string | RegExp)[]): void {
-  let caught: unknown;
-  try {
-    fn();
-  } catch (error) {
-    caught = error;
-  }
-  expect(caught).toBeInstanceOf(SlimlmError);
-  expect((caught as SlimlmError).code, (caught as Error).message).toBe(code);
-  for (const part of parts) expect((caught as Error).message).toMatch(part);
-}
 
 function bytesOf(t: Tensor): Buffer {
   const raw = t.rawSync();
@@ -43,7 +30,7 @@ function bytesOf(t: Tensor): Buffer {
 
 describe('saveSafetensors', () => {
   it('writes the layout Python safetensors writes', () => {
-    const path = `${fresh()}.safetensors`;
+    const path = `${tmp.fresh()}.safetensors`;
     saveSafetensors(path, [
       ['b', tensor(new Int8Array([1, 2, 3]))],
       ['a', tensor(new Float32Array([1, 2]))],
@@ -66,7 +53,7 @@ describe('saveSafetensors', () => {
   });
 
   it('round-trips every core dtype and odd shapes', () => {
-    const path = `${fresh()}.safetensors`;
+    const path = `${tmp.fresh()}.safetensors`;
     const big = reshape(arange(300 * 257), [300, 257]);
     const tensors: [string, Tensor][] = [
       [
@@ -102,7 +89,7 @@ describe('saveSafetensors', () => {
   });
 
   it('stores I64, I16 and BOOL from integer tensors or raw bytes, and converts floats', () => {
-    const path = `${fresh()}.safetensors`;
+    const path = `${tmp.fresh()}.safetensors`;
     const i64 = new BigInt64Array([2n ** 40n, -1n]);
     const entries: SafetensorsEntry[] = [
       { name: 'i64', dtype: 'I64', shape: [3], data: () => tensor(new Int32Array([-5, 0, 7])) },
@@ -131,9 +118,9 @@ describe('saveSafetensors', () => {
   });
 
   it('rejects bad input before writing anything', () => {
-    const path = `${fresh()}.safetensors`;
+    const path = `${tmp.fresh()}.safetensors`;
     const t = tensor([1, 2]);
-    expectCode(
+    expectError(
       () =>
         saveSafetensors(path, [
           ['a', t],
@@ -142,22 +129,22 @@ describe('saveSafetensors', () => {
       'INVALID_ARGUMENT',
       /"a" is given twice/,
     );
-    expectCode(() => saveSafetensors(path, [['__metadata__', t]]), 'INVALID_ARGUMENT');
-    expectCode(
+    expectError(() => saveSafetensors(path, [['__metadata__', t]]), 'INVALID_ARGUMENT');
+    expectError(
       () => saveSafetensors(path, [{ name: 'x', dtype: 'F8' as 'F32', shape: [1], data: () => t }]),
       'INVALID_ARGUMENT',
       /F8/,
     );
-    expectCode(
+    expectError(
       () => saveSafetensors(path, [{ name: 'x', dtype: 'F32', shape: [-1], data: () => t }]),
       'INVALID_ARGUMENT',
     );
-    expectCode(
+    expectError(
       () => saveSafetensors(path, [{ name: 'x', dtype: 'F32', shape: [3], data: () => t }]),
       'SHAPE_MISMATCH',
       /"x"/,
     );
-    expectCode(
+    expectError(
       () =>
         saveSafetensors(path, [
           { name: 'x', dtype: 'F32', shape: [3], data: () => new Uint8Array(8) },
@@ -165,12 +152,12 @@ describe('saveSafetensors', () => {
       'INVALID_ARGUMENT',
       /needs 12 bytes/,
     );
-    expectCode(
+    expectError(
       () => saveSafetensors(path, [['a', t]], { metadata: { n: 3 as unknown as string } }),
       'INVALID_ARGUMENT',
       /metadata "n"/,
     );
-    expectCode(
+    expectError(
       () =>
         saveSafetensors(path, [
           { name: 'x', dtype: 'I16', shape: [1], data: () => tensor(new Int32Array([40000])) },
@@ -183,7 +170,7 @@ describe('saveSafetensors', () => {
   });
 
   it('leaves neither the file nor a temporary one when a producer fails', () => {
-    const path = `${fresh()}.safetensors`;
+    const path = `${tmp.fresh()}.safetensors`;
     writeFileSync(path, 'previous');
     let produced = 0;
     const entries: SafetensorsEntry[] = ['a', 'b', 'c'].map((name) => ({
@@ -201,7 +188,7 @@ describe('saveSafetensors', () => {
   });
 
   it('produces tensors one at a time, in file order', () => {
-    const path = `${fresh()}.safetensors`;
+    const path = `${tmp.fresh()}.safetensors`;
     const log: string[] = [];
     const entries: SafetensorsEntry[] = ['z', 'y', 'x'].map((name) => ({
       name,
@@ -224,7 +211,7 @@ describe('checkpoints', () => {
   }
 
   it('writes one model.safetensors under the shard size', () => {
-    const dir = fresh('ckpt');
+    const dir = tmp.fresh('ckpt');
     const tensors = stories();
     expect(saveCheckpoint(dir, tensors)).toEqual(['model.safetensors']);
     expect(readdirSync(dir)).toEqual(['model.safetensors']);
@@ -237,7 +224,7 @@ describe('checkpoints', () => {
   });
 
   it('shards like transformers and reads them back through the index', () => {
-    const dir = fresh('ckpt');
+    const dir = tmp.fresh('ckpt');
     const tensors = stories();
     const files = saveCheckpoint(dir, tensors, { maxShardSize: '200KB', metadata: { note: 'x' } });
     const shards = files.filter((f) => f !== 'model.safetensors.index.json');
@@ -270,13 +257,13 @@ describe('checkpoints', () => {
       back.dispose();
       t.dispose();
     }
-    expectCode(() => ckpt.info('nope'), 'NOT_FOUND', dir, /"nope"/);
+    expectError(() => ckpt.info('nope'), 'NOT_FOUND', dir, /"nope"/);
     ckpt.close();
-    expectCode(() => ckpt.readBytes(tensors[0]![0]), 'DISPOSED');
+    expectError(() => ckpt.readBytes(tensors[0]![0]), 'DISPOSED');
   });
 
   it('replaces an earlier save in an existing folder and keeps other files', () => {
-    const dir = fresh('ckpt');
+    const dir = tmp.fresh('ckpt');
     mkdirSync(dir);
     writeFileSync(join(dir, 'config.json'), '{}');
     const tensors: [string, Tensor][] = Array.from({ length: 5 }, (_, i) => [
@@ -305,7 +292,7 @@ describe('checkpoints', () => {
   });
 
   it('leaves no checkpoint and no temporary folder when a producer fails', () => {
-    const parent = fresh('atomic');
+    const parent = tmp.fresh('atomic');
     mkdirSync(parent);
     const entries = (failAt: number): SafetensorsEntry[] =>
       Array.from({ length: 4 }, (_, i) => ({
@@ -337,27 +324,27 @@ describe('checkpoints', () => {
     expect(parseSize('123')).toBe(123);
     expect(parseSize(4096)).toBe(4096);
     for (const bad of ['', 'GB', '-5GB', '5XB', '0', 0, 1.5, Number.NaN]) {
-      expectCode(() => parseSize(bad as string), 'INVALID_ARGUMENT', /maxShardSize/);
+      expectError(() => parseSize(bad as string), 'INVALID_ARGUMENT', /maxShardSize/);
     }
   });
 });
 
 describe('openCheckpoint', () => {
   it('opens model.safetensors, else the index, else the only *.safetensors', () => {
-    const dir = fresh('open');
+    const dir = tmp.fresh('open');
     mkdirSync(dir);
-    expectCode(() => openCheckpoint(dir), 'NOT_FOUND', dir, /model\.safetensors/, /index\.json/);
-    expectCode(() => openCheckpoint(join(dir, 'missing')), 'NOT_FOUND', /missing/);
+    expectError(() => openCheckpoint(dir), 'NOT_FOUND', dir, /model\.safetensors/, /index\.json/);
+    expectError(() => openCheckpoint(join(dir, 'missing')), 'NOT_FOUND', /missing/);
     writeFileSync(join(dir, 'gptq_model-4bit-128g.safetensors'), readFileSync(WIKILLAMA_FILE));
     using gptq = openCheckpoint(dir);
     expect(gptq.location).toBe(join(dir, 'gptq_model-4bit-128g.safetensors'));
     expect(gptq.names()).toHaveLength(57);
     writeFileSync(join(dir, 'other.safetensors'), readFileSync(WIKILLAMA_FILE));
-    expectCode(() => openCheckpoint(dir), 'NOT_FOUND', /2 \*\.safetensors files/);
+    expectError(() => openCheckpoint(dir), 'NOT_FOUND', /2 \*\.safetensors files/);
   });
 
   it('validates the index against its shards', () => {
-    const dir = fresh('index');
+    const dir = tmp.fresh('index');
     const t = tensor([1, 2, 3]);
     saveCheckpoint(
       dir,
@@ -376,24 +363,24 @@ describe('openCheckpoint', () => {
     write({ ...index, weight_map: { ...index.weight_map, d: 'model-00001-of-00003.safetensors' } });
     using lying = openCheckpoint(dir);
     expect(lying.read('b').shape).toEqual([3]);
-    expectCode(() => lying.read('d'), 'INVALID_FILE', indexPath, /"d"/);
-    expectCode(() => lying.read('a'), 'INVALID_FILE', indexPath, /"d"/);
+    expectError(() => lying.read('d'), 'INVALID_FILE', indexPath, /"d"/);
+    expectError(() => lying.read('a'), 'INVALID_FILE', indexPath, /"d"/);
 
     write({ ...index, weight_map: { ...index.weight_map, d: 'model-00009-of-00009.safetensors' } });
-    expectCode(() => openCheckpoint(dir), 'NOT_FOUND', indexPath, /00009/);
+    expectError(() => openCheckpoint(dir), 'NOT_FOUND', indexPath, /00009/);
     write({ ...index, weight_map: { a: '../escape.safetensors' } });
-    expectCode(() => openCheckpoint(dir), 'INVALID_FILE', indexPath, /outside/);
+    expectError(() => openCheckpoint(dir), 'INVALID_FILE', indexPath, /outside/);
     write({ ...index, weight_map: { a: 3 } });
-    expectCode(() => openCheckpoint(dir), 'INVALID_FILE', indexPath, /"a"/);
+    expectError(() => openCheckpoint(dir), 'INVALID_FILE', indexPath, /"a"/);
     write({ metadata: {} });
-    expectCode(() => openCheckpoint(dir), 'INVALID_FILE', indexPath, /weight_map/);
+    expectError(() => openCheckpoint(dir), 'INVALID_FILE', indexPath, /weight_map/);
     write('{"weight_map":');
-    expectCode(() => openCheckpoint(dir), 'INVALID_FILE', indexPath, /JSON/);
+    expectError(() => openCheckpoint(dir), 'INVALID_FILE', indexPath, /JSON/);
     write({ ...index, metadata: 'x' });
-    expectCode(() => openCheckpoint(dir), 'INVALID_FILE', indexPath, /metadata/);
+    expectError(() => openCheckpoint(dir), 'INVALID_FILE', indexPath, /metadata/);
 
     write(index);
     renameSync(join(dir, 'model-00002-of-00003.safetensors'), join(dir, 'gone'));
-    expectCode(() => openCheckpoint(dir), 'NOT_FOUND', /model-00002-of-00003/);
+    expectError(() => openCheckpoint(dir), 'NOT_FOUND', /model-00002-of-00003/);
   });
 });

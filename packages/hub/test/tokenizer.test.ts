@@ -6,6 +6,7 @@ import { SlimlmError } from '@slimlm/core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadTokenizer } from '../src/tokenizer/load-tokenizer';
 import type { Tokenizer } from '../src/tokenizer/tokenizer';
+import { rejection, thrown } from './helpers/errors';
 
 const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 const STORIES = join(ROOT, 'fixtures/stories260K-hf');
@@ -31,16 +32,6 @@ function folderWith(files: Record<string, unknown>, tokenizerJson = true): strin
     );
   }
   return folder;
-}
-
-async function rejection(promise: Promise<unknown>): Promise<SlimlmError> {
-  try {
-    await promise;
-  } catch (error) {
-    expect(error).toBeInstanceOf(SlimlmError);
-    return error as SlimlmError;
-  }
-  throw new Error('expected a rejection');
 }
 
 describe('stories260K tokenizer', () => {
@@ -292,15 +283,11 @@ describe('chat templates', () => {
   it('turns raise_exception into an error naming the template', async () => {
     const folder = folderWith({ 'tokenizer_config.json': { chat_template: llama2 } });
     const tokenizer = await loadTokenizer(folder);
-    let error: unknown;
-    try {
-      tokenizer.applyChatTemplate([{ role: 'assistant', content: 'Hello.' }]);
-    } catch (caught) {
-      error = caught;
-    }
-    expect(error).toBeInstanceOf(SlimlmError);
-    expect((error as SlimlmError).code).toBe('INVALID_ARGUMENT');
-    expect((error as SlimlmError).message).toBe(
+    const error = thrown(() =>
+      tokenizer.applyChatTemplate([{ role: 'assistant', content: 'Hello.' }]),
+    );
+    expect(error.code).toBe('INVALID_ARGUMENT');
+    expect(error.message).toBe(
       `rendering the chat template of ${join(folder, 'tokenizer_config.json')} failed: roles must alternate user/assistant`,
     );
   });

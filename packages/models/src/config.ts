@@ -114,6 +114,18 @@ export interface ArchitectureFieldNames {
 }
 
 /**
+ * The field names of transformers' newer configs (Llama, GPT-NeoX, OPT, …); older ones such as
+ * GPT-2 and GPT-Neo name some facts differently.
+ */
+export const STANDARD_FIELD_NAMES: Readonly<ArchitectureFieldNames> = {
+  vocabSize: 'vocab_size',
+  hiddenSize: 'hidden_size',
+  numLayers: 'num_hidden_layers',
+  numHeads: 'num_attention_heads',
+  maxPositions: 'max_position_embeddings',
+};
+
+/**
  * The ArchitectureConfig of a config.json: the shape facts under the architecture's field names,
  * plus the fields every HF config shares (model_type, tie_word_embeddings, special token ids,
  * torch_dtype). `defaults` are the architecture's config-class defaults for absent fields.

@@ -41,8 +41,6 @@ export { stoppingCriteria } from './generation/stopping-criteria';
 export { TextStreamer } from './generation/streamer';
 export type { LoadedModel, LoadOptions, ResolveModelOptions } from './load';
 export { loadModel, loadStateDict, modelFromFolder, resolveModelFolder } from './load';
-export type { SaveModelOptions } from './save';
-export { saveModel, stateDict } from './save';
 export type {
   ArchitectureConfig,
   BlockContext,
@@ -65,3 +63,5 @@ export {
   registerQuantizationMethod,
   supportedModelTypes,
 } from './registry';
+export type { SaveModelOptions } from './save';
+export { saveModel, stateDict } from './save';

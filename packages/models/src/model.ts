@@ -1,6 +1,7 @@
 import { type DType, KVCache, SlimlmError, scope, type Tensor, tensor } from '@slimlm/core';
 import type { LinearLayer } from './nn/linear';
 import { Module } from './nn/module';
+import type { ModuleList } from './nn/module-list';
 
 /** The shape facts every architecture reports, in one vocabulary (HF names differ per model). */
 export interface ArchitectureConfig {
@@ -101,6 +102,22 @@ export abstract class CausalLM extends Module {
    */
   tiedParameters(): [string, string][] {
     return [];
+  }
+
+  /**
+   * The blocks of the ModuleList at `listPath`, each with its own copy of `linearGroups` (the
+   * block's Linear groups, as DecoderBlockInfo describes them): `decoderBlocks` for most models.
+   */
+  protected blocksAt(
+    listPath: string,
+    linearGroups: readonly (readonly string[])[],
+  ): DecoderBlockInfo[] {
+    const blocks = this.getModule(listPath) as ModuleList<DecoderBlock>;
+    return [...blocks].map((block, i) => ({
+      path: `${listPath}.${i}`,
+      block,
+      linearGroups: linearGroups.map((group) => [...group]),
+    }));
   }
 
   /** Adds what the blocks share (rotary tables, for example) to the context; default nothing. */

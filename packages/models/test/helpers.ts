@@ -3,6 +3,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { crossEntropy, narrow, scope, type Tensor, tensor } from '@slimlm/core';
+import { afterAll, beforeAll } from 'vitest';
+import { modelFromFolder } from '../src/load';
 import type { CausalLM } from '../src/model';
 
 /** The repository root (fixtures/ lives there). */
@@ -21,6 +23,22 @@ export const storiesReference = () =>
 export const wikillamaReference = () =>
   readJson(join(ROOT, 'fixtures', 'wikillama-7m-reference.json'));
 
+/**
+ * Loads the model in `folder` before the tests of the enclosing file (or describe block) and
+ * disposes it after them; call the result for the model.
+ */
+export function modelBeforeAll(folder: string): () => CausalLM {
+  let model: CausalLM | undefined;
+  beforeAll(() => {
+    model = modelFromFolder(folder);
+  });
+  afterAll(() => model?.dispose());
+  return () => {
+    if (!model) throw new Error(`the model in ${folder} is loaded only inside tests`);
+    return model;
+  };
+}
+
 /** ids → i32 [1, n]. */
 export function idsTensor(rows: readonly (readonly number[])[]): Tensor {
   return tensor(rows.flat(), { dtype: 'i32', shape: [rows.length, rows[0]?.length ?? 0] });
@@ -36,6 +54,12 @@ export function logitRows(model: CausalLM, ids: readonly number[]): Float64Array
       Float64Array.from(data.subarray(t * vocab, (t + 1) * vocab)),
     );
   });
+}
+
+/** The largest difference between the logits of models `a` and `b` for `ids`, at any position. */
+export function logitsDiff(a: CausalLM, b: CausalLM, ids: readonly number[]): number {
+  const rowsB = logitRows(b, ids);
+  return Math.max(...logitRows(a, ids).map((row, t) => maxAbsDiff(row, rowsB[t]!)));
 }
 
 export function argmaxOf(row: ArrayLike<number>): number {

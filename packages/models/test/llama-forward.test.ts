@@ -1,9 +1,8 @@
 import '@slimlm/kernels-cpu';
 import { scope, tensor } from '@slimlm/core';
-import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { describe, expect, test } from 'vitest';
 import { ropeInverseFrequencies } from '../src/architectures/llama';
 import { modelFromFolder } from '../src/load';
-import type { CausalLM } from '../src/model';
 import {
   argmaxOf,
   copyFolder,
@@ -11,6 +10,7 @@ import {
   idsTensor,
   logitRows,
   maxAbsDiff,
+  modelBeforeAll,
   STORIES,
   WIKILLAMA,
   wikillamaReference,
@@ -20,12 +20,7 @@ const reference = wikillamaReference();
 const PROMPTS: number[][] = reference.greedy.runs.map(
   (run: { input_ids: number[] }) => run.input_ids,
 );
-let model: CausalLM;
-
-beforeAll(() => {
-  model = modelFromFolder(WIKILLAMA);
-});
-afterAll(() => model.dispose());
+const model = modelBeforeAll(WIKILLAMA);
 
 /** Logits [batch][T][vocab] of a left-padded batch (pad id 0, mask 0), with an optional cache. */
 function paddedRows(prompts: number[][]): Float64Array[][] {
@@ -33,7 +28,7 @@ function paddedRows(prompts: number[][]): Float64Array[][] {
   const ids = prompts.map((p) => [...new Array(length - p.length).fill(0), ...p]);
   const mask = prompts.map((p) => [...new Array(length - p.length).fill(0), ...p.map(() => 1)]);
   return scope(() => {
-    const logits = model.forward(idsTensor(ids), {
+    const logits = model().forward(idsTensor(ids), {
       attentionMask: tensor(mask.flat(), { dtype: 'i32', shape: [prompts.length, length] }),
     });
     const vocab = logits.shape[2]!;
@@ -50,7 +45,7 @@ describe('llama forward', () => {
   test('a left-padded batch equals each sequence alone at its real positions', () => {
     const batch = paddedRows(PROMPTS);
     PROMPTS.forEach((prompt: number[], b: number) => {
-      const alone = logitRows(model, prompt);
+      const alone = logitRows(model(), prompt);
       const offset = batch[b]!.length - prompt.length;
       prompt.forEach((_, t) => {
         expect(maxAbsDiff(batch[b]![offset + t]!, alone[t]!)).toBeLessThan(1e-4);
@@ -60,7 +55,7 @@ describe('llama forward', () => {
 
   test('a left-padded batch decodes with a KV cache as each sequence alone', () => {
     const length = Math.max(...PROMPTS.map((p: number[]) => p.length));
-    const cache = model.createCache(PROMPTS.length, length + 4);
+    const cache = model().createCache(PROMPTS.length, length + 4);
     const mask = PROMPTS.map((p: number[]) => [
       ...new Array(length - p.length).fill(0),
       ...p.map(() => 1),
@@ -70,7 +65,7 @@ describe('llama forward', () => {
     for (let step = 0; step < 3; step++) {
       const next = scope(() => {
         const width = mask[0]!.length;
-        const logits = model.forward(idsTensor(input), {
+        const logits = model().forward(idsTensor(input), {
           cache,
           attentionMask: tensor(mask.flat(), { dtype: 'i32', shape: [PROMPTS.length, width] }),
         });
@@ -78,7 +73,7 @@ describe('llama forward', () => {
         const data = logits.dataSync();
         return input.map((_, b) => {
           const row = data.subarray((b * t + t - 1) * vocab, (b * t + t) * vocab);
-          const alone = logitRows(model, sequences[b]!);
+          const alone = logitRows(model(), sequences[b]!);
           expect(maxAbsDiff(row, alone[alone.length - 1]!)).toBeLessThan(1e-4);
           return argmaxOf(row);
         });
@@ -94,13 +89,13 @@ describe('llama forward', () => {
 
   test('KV-cache decoding in chunks equals the full recomputation', () => {
     const ids = reference.fixed_prompt_logits.input_ids as number[];
-    const full = logitRows(model, ids);
-    const cache = model.createCache(1, 4);
+    const full = logitRows(model(), ids);
+    const cache = model().createCache(1, 4);
     let at = 0;
     for (const size of [5, 1, 1, 7, 2, ids.length - 16]) {
       const chunk = ids.slice(at, at + size);
       scope(() => {
-        const logits = model.forward(idsTensor([chunk]), { cache });
+        const logits = model().forward(idsTensor([chunk]), { cache });
         const vocab = logits.shape[2]!;
         const data = logits.dataSync();
         chunk.forEach((_, t) => {
@@ -121,7 +116,7 @@ describe('llama forward', () => {
       const logits = half.forward(idsTensor([ids]));
       expect(logits.dtype).toBe('f16');
       const data = logits.dataSync();
-      const full = logitRows(model, ids);
+      const full = logitRows(model(), ids);
       const vocab = 4096;
       let worst = 0;
       for (let t = 0; t < ids.length; t++) {

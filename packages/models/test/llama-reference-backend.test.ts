@@ -1,25 +1,18 @@
 import { activeBackend } from '@slimlm/core';
-import { afterAll, beforeAll, expect, test } from 'vitest';
-import { modelFromFolder } from '../src/load';
-import type { CausalLM } from '../src/model';
-import { greedyCached, logitRows, STORIES, storiesReference } from './helpers';
+import { expect, test } from 'vitest';
+import { greedyCached, logitRows, modelBeforeAll, STORIES, storiesReference } from './helpers';
 
 // The same model on the reference backend (f64 math, no native kernels): a smaller check.
 const reference = storiesReference();
-let model: CausalLM;
-
-beforeAll(() => {
-  model = modelFromFolder(STORIES);
-});
-afterAll(() => model.dispose());
+const model = modelBeforeAll(STORIES);
 
 test('runs on the reference backend', () => {
   expect(activeBackend().name).toBe('reference');
-  expect(model.getParameter('model.embed_tokens.weight')?.backend.name).toBe('reference');
+  expect(model().getParameter('model.embed_tokens.weight')?.backend.name).toBe('reference');
 });
 
 test('logits at position 0 after BOS match the float64 reference', () => {
-  const [row] = logitRows(model, [1]);
+  const [row] = logitRows(model(), [1]);
   for (const [id, logit] of reference.logits_pos0_after_bos.top5_id_logit as number[][]) {
     expect(Math.abs(row![id!]! - logit!)).toBeLessThan(1e-4);
   }
@@ -29,5 +22,5 @@ test('logits at position 0 after BOS match the float64 reference', () => {
 
 test('greedy decoding with a KV cache', () => {
   const { input_ids, output_ids } = reference.greedy_from_bos;
-  expect(greedyCached(model, input_ids, 12)).toEqual(output_ids.slice(0, 13));
+  expect(greedyCached(model(), input_ids, 12)).toEqual(output_ids.slice(0, 13));
 });

@@ -3,6 +3,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join, relative, sep } from 'node:path';
+import { vi } from 'vitest';
 
 /**
  * A local stand-in for huggingface.co, just big enough for the real @huggingface/hub client and
@@ -164,6 +165,18 @@ export async function startHubServer(): Promise<HubServer> {
     return repo;
   };
 
+  /** The repo `id` at the commit `revision` names, or undefined once the error is sent. */
+  const findCommit = (req: IncomingMessage, res: ServerResponse, id: string, revision: string) => {
+    const repo = findRepo(req, res, id);
+    if (!repo) return undefined;
+    const sha = resolveRevision(repo, revision);
+    if (!sha) {
+      fail(res, 404, 'RevisionNotFound', `Invalid rev id: ${revision}`);
+      return undefined;
+    }
+    return { repo, sha };
+  };
+
   const readBody = async (req: IncomingMessage) => {
     const chunks: Buffer[] = [];
     for await (const chunk of req) chunks.push(chunk as Buffer);
@@ -205,11 +218,9 @@ export async function startHubServer(): Promise<HubServer> {
     let m = path.match(/^\/api\/models\/([^/]+\/[^/]+)\/revision\/([^/]+)$/);
     if (m && method === 'GET') {
       const id = decodeURIComponent(m[1]!);
-      const repo = findRepo(req, res, id);
-      if (!repo) return;
-      const revision = decodeURIComponent(m[2]!);
-      const sha = resolveRevision(repo, revision);
-      if (!sha) return fail(res, 404, 'RevisionNotFound', `Invalid rev id: ${revision}`);
+      const found = findCommit(req, res, id, decodeURIComponent(m[2]!));
+      if (!found) return;
+      const { repo, sha } = found;
       return json(res, 200, {
         _id: `id-${id}`,
         id,
@@ -222,11 +233,9 @@ export async function startHubServer(): Promise<HubServer> {
 
     m = path.match(/^\/api\/models\/([^/]+\/[^/]+)\/tree\/([^/]+)(\/.*)?$/);
     if (m && method === 'GET') {
-      const repo = findRepo(req, res, decodeURIComponent(m[1]!));
-      if (!repo) return;
-      const revision = decodeURIComponent(m[2]!);
-      const sha = resolveRevision(repo, revision);
-      if (!sha) return fail(res, 404, 'RevisionNotFound', `Invalid rev id: ${revision}`);
+      const found = findCommit(req, res, decodeURIComponent(m[1]!), decodeURIComponent(m[2]!));
+      if (!found) return;
+      const { repo, sha } = found;
       const entries: object[] = [];
       const folders = new Set<string>();
       for (const [file, bytes] of repo.commits.get(sha)!) {
@@ -250,11 +259,10 @@ export async function startHubServer(): Promise<HubServer> {
     m = path.match(/^\/([^/]+\/[^/]+)\/resolve\/([^/]+)\/(.+)$/);
     if (m && (method === 'GET' || method === 'HEAD')) {
       const id = decodeURIComponent(m[1]!);
-      const repo = findRepo(req, res, id);
-      if (!repo) return;
       const revision = decodeURIComponent(m[2]!);
-      const sha = resolveRevision(repo, revision);
-      if (!sha) return fail(res, 404, 'RevisionNotFound', `Invalid rev id: ${revision}`);
+      const found = findCommit(req, res, id, revision);
+      if (!found) return;
+      const { repo, sha } = found;
       const file = m[3]!.split('/').map(decodeURIComponent).join('/');
       let bytes = repo.commits.get(sha)!.get(file);
       if (!bytes) return fail(res, 404, 'EntryNotFound', `${file} does not exist on "${revision}"`);
@@ -407,4 +415,24 @@ export async function startHubServer(): Promise<HubServer> {
   url = `http://127.0.0.1:${(http.address() as AddressInfo).port}`;
   server.url = url;
   return server;
+}
+
+/**
+ * Points the hub clients at `endpoint` with `home` as HF_HOME and `token` (none by default) as
+ * HF_TOKEN, blanking the other huggingface variables a developer's shell may set. Undo with
+ * `vi.unstubAllEnvs()`.
+ */
+export function stubHubEnv(home: string, endpoint: string, token = ''): void {
+  vi.stubEnv('HF_HOME', home);
+  vi.stubEnv('HF_ENDPOINT', endpoint);
+  vi.stubEnv('HF_TOKEN', token);
+  for (const name of [
+    'HF_HUB_CACHE',
+    'HUGGINGFACE_HUB_CACHE',
+    'HUGGING_FACE_HUB_TOKEN',
+    'HF_TOKEN_PATH',
+    'HF_HUB_OFFLINE',
+  ]) {
+    vi.stubEnv(name, '');
+  }
 }

@@ -1,14 +1,12 @@
 import { add, scope, type Tensor, tensor } from '@slimlm/core';
-import { architectureConfig, ConfigFields } from '../config';
-import type { ArchitectureConfig, BlockContext, DecoderBlock, DecoderBlockInfo } from '../model';
-import { CausalLM } from '../model';
-import { Embedding } from '../nn/embedding';
+import { architectureConfig, ConfigFields, STANDARD_FIELD_NAMES } from '../config';
+import type { ArchitectureConfig, BlockContext, DecoderBlock } from '../model';
 import { Linear } from '../nn/linear';
 import { Module } from '../nn/module';
-import { ModuleList } from '../nn/module-list';
 import { LayerNorm } from '../nn/norms';
 import type { Architecture } from '../registry';
 import { activate, activationName, causalSelfAttention, linearAt, splitHeads } from './gpt2';
+import { GPT2StyleCausalLM } from './gpt2-style';
 
 /** What GPT-Neo needs beyond ArchitectureConfig, read once from config.json. */
 export interface GPTNeoConfig extends ArchitectureConfig {
@@ -25,13 +23,7 @@ export function readGPTNeoConfig(json: Record<string, unknown>, file: string): G
   const fields = new ConfigFields(file, json);
   const base = architectureConfig(
     fields,
-    {
-      vocabSize: 'vocab_size',
-      hiddenSize: 'hidden_size',
-      numLayers: 'num_layers',
-      numHeads: 'num_heads',
-      maxPositions: 'max_position_embeddings',
-    },
+    { ...STANDARD_FIELD_NAMES, numLayers: 'num_layers', numHeads: 'num_heads' },
     { maxPositions: 2048 },
   );
   const attentionLayers = readAttentionLayers(fields);
@@ -195,22 +187,6 @@ export class GPTNeoBlock extends Module implements DecoderBlock {
   }
 }
 
-/** GPTNeoModel: wte, wpe, h, ln_f. */
-class GPTNeoModel extends Module {
-  constructor(config: GPTNeoConfig) {
-    super();
-    this.addModule('wte', new Embedding(config.vocabSize, config.hiddenSize));
-    this.addModule('wpe', new Embedding(config.maxPositions, config.hiddenSize));
-    this.addModule(
-      'h',
-      new ModuleList(
-        Array.from({ length: config.numLayers }, (_, i) => new GPTNeoBlock(config, i)),
-      ),
-    );
-    this.addModule('ln_f', new LayerNorm(config.hiddenSize, config.layerNormEps));
-  }
-}
-
 /**
  * The true-sequential Linear groups of a GPT-Neo block (AutoGPTQ has no GPT-Neo definition; this
  * is the order of its separate-projection models such as OPT and GPT-J).
@@ -223,44 +199,9 @@ const LINEAR_GROUPS: readonly (readonly string[])[] = [
 ];
 
 /** GPTNeoForCausalLM (HF weight names; lm_head tied to transformer.wte). */
-export class GPTNeoForCausalLM extends CausalLM {
-  override readonly baseModelPrefix = 'transformer';
-
-  constructor(readonly config: GPTNeoConfig) {
-    super();
-    this.addModule('transformer', new GPTNeoModel(config));
-    this.addModule('lm_head', new Linear(config.hiddenSize, config.vocabSize));
-  }
-
-  embed(inputIds: Tensor, context: BlockContext): Tensor {
-    return scope(() => {
-      const wte = this.getModule('transformer.wte') as Embedding;
-      const wpe = this.getModule('transformer.wpe') as Embedding;
-      return add(
-        wte.forward(inputIds, this.computeDType),
-        wpe.forward(context.positionIds, this.computeDType),
-      );
-    });
-  }
-
-  decoderBlocks(): DecoderBlockInfo[] {
-    const blocks = this.getModule('transformer.h') as ModuleList<GPTNeoBlock>;
-    return [...blocks].map((block, i) => ({
-      path: `transformer.h.${i}`,
-      block,
-      linearGroups: LINEAR_GROUPS.map((group) => [...group]),
-    }));
-  }
-
-  head(hidden: Tensor): Tensor {
-    return scope(() => {
-      const norm = this.getModule('transformer.ln_f') as LayerNorm;
-      return linearAt(this, 'lm_head').forward(norm.forward(hidden));
-    });
-  }
-
-  override tiedParameters(): [string, string][] {
-    return this.config.tieWordEmbeddings ? [['lm_head.weight', 'transformer.wte.weight']] : [];
+export class GPTNeoForCausalLM extends GPT2StyleCausalLM<GPTNeoConfig> {
+  constructor(config: GPTNeoConfig) {
+    super(config, (c, i) => new GPTNeoBlock(c, i), LINEAR_GROUPS);
   }
 }
 

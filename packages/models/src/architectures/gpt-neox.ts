@@ -9,7 +9,7 @@ import {
   scope,
   type Tensor,
 } from '@slimlm/core';
-import { architectureConfig, ConfigFields } from '../config';
+import { architectureConfig, ConfigFields, STANDARD_FIELD_NAMES } from '../config';
 import type { ArchitectureConfig, BlockContext, DecoderBlock, DecoderBlockInfo } from '../model';
 import { CausalLM } from '../model';
 import { Embedding } from '../nn/embedding';
@@ -36,17 +36,10 @@ export interface GPTNeoXConfig extends ArchitectureConfig {
 /** Reads a gpt_neox config.json; errors name the file and field. */
 export function readGPTNeoXConfig(json: Record<string, unknown>, file: string): GPTNeoXConfig {
   const fields = new ConfigFields(file, json);
-  const base = architectureConfig(
-    fields,
-    {
-      vocabSize: 'vocab_size',
-      hiddenSize: 'hidden_size',
-      numLayers: 'num_hidden_layers',
-      numHeads: 'num_attention_heads',
-      maxPositions: 'max_position_embeddings',
-    },
-    { tieWordEmbeddings: false, maxPositions: 2048 },
-  );
+  const base = architectureConfig(fields, STANDARD_FIELD_NAMES, {
+    tieWordEmbeddings: false,
+    maxPositions: 2048,
+  });
   // Newer transformers saves rotary_pct and rotary_emb_base also as partial_rotary_factor and
   // rope_theta (and nests them in rope_parameters); the older names win, as GPTNeoXConfig says.
   const rope = fields.object('rope_parameters');
@@ -184,9 +177,7 @@ class GPTNeoXModel extends Module {
     this.addModule('embed_in', new Embedding(config.vocabSize, config.hiddenSize));
     this.addModule(
       'layers',
-      new ModuleList(
-        Array.from({ length: config.numLayers }, (_, i) => new GPTNeoXLayer(config, i)),
-      ),
+      ModuleList.of(config.numLayers, (i) => new GPTNeoXLayer(config, i)),
     );
     this.addModule('final_layer_norm', new LayerNorm(config.hiddenSize, config.layerNormEps));
   }
@@ -216,12 +207,7 @@ export class GPTNeoXForCausalLM extends CausalLM {
   }
 
   decoderBlocks(): DecoderBlockInfo[] {
-    const layers = this.getModule('gpt_neox.layers') as ModuleList<GPTNeoXLayer>;
-    return [...layers].map((block, i) => ({
-      path: `gpt_neox.layers.${i}`,
-      block,
-      linearGroups: LINEAR_GROUPS.map((group) => [...group]),
-    }));
+    return this.blocksAt('gpt_neox.layers', LINEAR_GROUPS);
   }
 
   head(hidden: Tensor): Tensor {

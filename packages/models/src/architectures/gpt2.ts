@@ -13,14 +13,12 @@ import {
   type Tensor,
 } from '@slimlm/core';
 import { architectureConfig, ConfigFields } from '../config';
-import type { ArchitectureConfig, BlockContext, DecoderBlock, DecoderBlockInfo } from '../model';
-import { CausalLM } from '../model';
-import { Embedding } from '../nn/embedding';
+import type { ArchitectureConfig, BlockContext, DecoderBlock } from '../model';
 import { inDType, Linear, type LinearLayer } from '../nn/linear';
 import { Module } from '../nn/module';
-import { ModuleList } from '../nn/module-list';
 import { LayerNorm } from '../nn/norms';
 import type { Architecture } from '../registry';
+import { GPT2StyleCausalLM } from './gpt2-style';
 
 /** What GPT-2 needs beyond ArchitectureConfig, read once from config.json. */
 export interface GPT2Config extends ArchitectureConfig {
@@ -202,20 +200,6 @@ export class GPT2Block extends Module implements DecoderBlock {
   }
 }
 
-/** GPT2Model: wte, wpe, h, ln_f. */
-class GPT2Model extends Module {
-  constructor(config: GPT2Config) {
-    super();
-    this.addModule('wte', new Embedding(config.vocabSize, config.hiddenSize));
-    this.addModule('wpe', new Embedding(config.maxPositions, config.hiddenSize));
-    this.addModule(
-      'h',
-      new ModuleList(Array.from({ length: config.numLayers }, (_, i) => new GPT2Block(config, i))),
-    );
-    this.addModule('ln_f', new LayerNorm(config.hiddenSize, config.layerNormEps));
-  }
-}
-
 /** The true-sequential Linear groups of a GPT-2 block (AutoGPTQ's inside_layer_modules). */
 const LINEAR_GROUPS: readonly (readonly string[])[] = [
   ['attn.c_attn'],
@@ -225,44 +209,9 @@ const LINEAR_GROUPS: readonly (readonly string[])[] = [
 ];
 
 /** GPT2LMHeadModel (HF weight names; lm_head tied to transformer.wte). */
-export class GPT2LMHeadModel extends CausalLM {
-  override readonly baseModelPrefix = 'transformer';
-
-  constructor(readonly config: GPT2Config) {
-    super();
-    this.addModule('transformer', new GPT2Model(config));
-    this.addModule('lm_head', new Linear(config.hiddenSize, config.vocabSize));
-  }
-
-  embed(inputIds: Tensor, context: BlockContext): Tensor {
-    return scope(() => {
-      const wte = this.getModule('transformer.wte') as Embedding;
-      const wpe = this.getModule('transformer.wpe') as Embedding;
-      return add(
-        wte.forward(inputIds, this.computeDType),
-        wpe.forward(context.positionIds, this.computeDType),
-      );
-    });
-  }
-
-  decoderBlocks(): DecoderBlockInfo[] {
-    const blocks = this.getModule('transformer.h') as ModuleList<GPT2Block>;
-    return [...blocks].map((block, i) => ({
-      path: `transformer.h.${i}`,
-      block,
-      linearGroups: LINEAR_GROUPS.map((group) => [...group]),
-    }));
-  }
-
-  head(hidden: Tensor): Tensor {
-    return scope(() => {
-      const norm = this.getModule('transformer.ln_f') as LayerNorm;
-      return linearAt(this, 'lm_head').forward(norm.forward(hidden));
-    });
-  }
-
-  override tiedParameters(): [string, string][] {
-    return this.config.tieWordEmbeddings ? [['lm_head.weight', 'transformer.wte.weight']] : [];
+export class GPT2LMHeadModel extends GPT2StyleCausalLM<GPT2Config> {
+  constructor(config: GPT2Config) {
+    super(config, (c, i) => new GPT2Block(c, i), LINEAR_GROUPS);
   }
 }
 

@@ -13,7 +13,7 @@ import {
   type Tensor,
   tensor,
 } from '@slimlm/core';
-import { architectureConfig, ConfigFields } from '../config';
+import { architectureConfig, ConfigFields, STANDARD_FIELD_NAMES } from '../config';
 import type { ArchitectureConfig, BlockContext, DecoderBlock, DecoderBlockInfo } from '../model';
 import { CausalLM } from '../model';
 import { Embedding } from '../nn/embedding';
@@ -62,15 +62,7 @@ export function readLlamaConfig(json: Record<string, unknown>, file: string): Ll
   const qwen2 = modelType === 'qwen2';
   const base = architectureConfig(
     fields,
-    {
-      vocabSize: 'vocab_size',
-      hiddenSize: 'hidden_size',
-      numLayers: 'num_hidden_layers',
-      numHeads: 'num_attention_heads',
-      numKvHeads: 'num_key_value_heads',
-      headDim: 'head_dim',
-      maxPositions: 'max_position_embeddings',
-    },
+    { ...STANDARD_FIELD_NAMES, numKvHeads: 'num_key_value_heads', headDim: 'head_dim' },
     { tieWordEmbeddings: false, maxPositions: modelType === 'llama' ? 2048 : 32768 },
   );
   const activation = fields.string('hidden_act', 'silu');
@@ -334,9 +326,7 @@ class LlamaModel extends Module {
     this.addModule('embed_tokens', new Embedding(config.vocabSize, config.hiddenSize));
     this.addModule(
       'layers',
-      new ModuleList(
-        Array.from({ length: config.numLayers }, (_, i) => new LlamaDecoderLayer(config, i)),
-      ),
+      ModuleList.of(config.numLayers, (i) => new LlamaDecoderLayer(config, i)),
     );
     this.addModule('norm', new RMSNorm(config.hiddenSize, config.rmsNormEps));
   }
@@ -365,12 +355,7 @@ export class LlamaForCausalLM extends CausalLM {
   }
 
   decoderBlocks(): DecoderBlockInfo[] {
-    const layers = this.getModule('model.layers') as ModuleList<LlamaDecoderLayer>;
-    return [...layers].map((block, i) => ({
-      path: `model.layers.${i}`,
-      block,
-      linearGroups: LINEAR_GROUPS.map((group) => [...group]),
-    }));
+    return this.blocksAt('model.layers', LINEAR_GROUPS);
   }
 
   head(hidden: Tensor): Tensor {

@@ -1,5 +1,5 @@
 import { add, scope, type Tensor, tensor } from '@slimlm/core';
-import { architectureConfig, ConfigFields } from '../config';
+import { architectureConfig, ConfigFields, STANDARD_FIELD_NAMES } from '../config';
 import type { ArchitectureConfig, BlockContext, DecoderBlock, DecoderBlockInfo } from '../model';
 import { CausalLM } from '../model';
 import { Embedding } from '../nn/embedding';
@@ -31,17 +31,7 @@ export interface OPTConfig extends ArchitectureConfig {
 /** Reads an opt config.json; errors name the file and field. */
 export function readOPTConfig(json: Record<string, unknown>, file: string): OPTConfig {
   const fields = new ConfigFields(file, json);
-  const base = architectureConfig(
-    fields,
-    {
-      vocabSize: 'vocab_size',
-      hiddenSize: 'hidden_size',
-      numLayers: 'num_hidden_layers',
-      numHeads: 'num_attention_heads',
-      maxPositions: 'max_position_embeddings',
-    },
-    { maxPositions: 2048 },
-  );
+  const base = architectureConfig(fields, STANDARD_FIELD_NAMES, { maxPositions: 2048 });
   if (!fields.boolean('layer_norm_elementwise_affine', true)) {
     throw fields.unsupported('layer_norm_elementwise_affine', false, 'true');
   }
@@ -138,7 +128,7 @@ class OPTDecoder extends Module {
     }
     this.addModule(
       'layers',
-      new ModuleList(Array.from({ length: numLayers }, (_, i) => new OPTDecoderLayer(config, i))),
+      ModuleList.of(numLayers, (i) => new OPTDecoderLayer(config, i)),
     );
   }
 }
@@ -182,12 +172,7 @@ export class OPTForCausalLM extends CausalLM {
   }
 
   decoderBlocks(): DecoderBlockInfo[] {
-    const layers = this.getModule('model.decoder.layers') as ModuleList<OPTDecoderLayer>;
-    return [...layers].map((block, i) => ({
-      path: `model.decoder.layers.${i}`,
-      block,
-      linearGroups: LINEAR_GROUPS.map((group) => [...group]),
-    }));
+    return this.blocksAt('model.decoder.layers', LINEAR_GROUPS);
   }
 
   head(hidden: Tensor): Tensor {

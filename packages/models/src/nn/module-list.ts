@@ -13,6 +13,11 @@ export class ModuleList<M extends Module = Module> extends Module {
     for (const item of items) this.push(item);
   }
 
+  /** `count` modules, `make(i)` at index i (torch's ModuleList of a comprehension). */
+  static of<M extends Module>(count: number, make: (index: number) => M): ModuleList<M> {
+    return new ModuleList(Array.from({ length: count }, (_, i) => make(i)));
+  }
+
   get length(): number {
     return this.count;
   }
