@@ -20,7 +20,12 @@ export type SlimlmErrorCode =
   /** The network or the server failed, or offline mode forbids the request. */
   | 'NETWORK'
   /** The input is valid but slimlm does not handle it (an architecture, dtype or feature). */
-  | 'UNSUPPORTED';
+  | 'UNSUPPORTED'
+  /**
+   * A numerical algorithm failed on valid input: a matrix that should be positive definite is
+   * not (cholesky). Callers may retry with a better-conditioned input (more damping, say).
+   */
+  | 'NUMERICAL';
 
 /** The one error type of slimlm: a code plus a message that says what to do. */
 export class SlimlmError extends Error {

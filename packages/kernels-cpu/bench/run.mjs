@@ -1,13 +1,17 @@
 // Benchmarks the "cpu" backend's matmul (GEMM and GEMV) and attention, side by side with
 // OpenBLAS and the machine's memory read bandwidth measured in the same run.
 //
-//   npm run -s bench -w @slimlm/kernels-cpu -- [--json] [--smoke] [--only=gemm|gemv|attention]
+//   npm run -s bench -w @slimlm/kernels-cpu -- [--json] [--smoke] [--only=gemm|gemv|attention|linalg|quant]
 //
 // --json prints one JSON array of records {kernel, dtype, m, n, k, threads, ms, gflops, gbps, ...}
 // (ms: the median of the repetitions; min_ms/max_ms: their spread) and nothing else on stdout;
 // without it, a table. --smoke runs tiny sizes only (CI checks the output's shape, not its speed).
 // --only runs one group of measurements (GEMV includes f32 activations by f16/bf16 weights,
-// recorded as kernel 'gemv_mixed' with the weights' dtype, and the read bandwidth).
+// recorded as kernel 'gemv_mixed' with the weights' dtype, and the read bandwidth). quant times the
+// GPTQ kernels (quantMatmul: 'qgemv' at m = 1 from DRAM, 'qgemm' at m = 512) for 2/3/4/8 bits,
+// group 128, with the f32 GEMM and the read bandwidth of the same run; its records are
+// {kernel, bits, group_size, desc_act, m, n, k, threads, ms, gbps, gflops} (gbps counts qweight,
+// qzeros and scales read) plus the common dtype (null), min_ms, max_ms and reps.
 // Needs the built package (npm run build). The peers (bench/peers.c) are compiled here when
 // OpenBLAS is installed (apt-get install -y libopenblas-dev) and skipped otherwise.
 //
@@ -21,6 +25,7 @@ import { fileURLToPath } from 'node:url';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import {
+  cholesky,
   runKernelInto,
   scaledDotProductAttention,
   tensor,
@@ -30,13 +35,14 @@ import {
 } from '@slimlm/core';
 import { available, CPU, cpuInfo, setThreads } from '../dist/index.js';
 
-const USAGE = `usage: node bench/run.mjs [--json] [--smoke] [--only=gemm|gemv|attention]
+const USAGE = `usage: node bench/run.mjs [--json] [--smoke] [--only=gemm|gemv|attention|linalg|quant]
   --json    one JSON array of records on stdout instead of a table
   --smoke   tiny sizes only (checks that everything runs, not its speed)
   --only    one group: gemm (square and x @ W^T), gemv (f32, f16, bf16, f32 x f16/bf16 weights,
-            read bandwidth) or attention
+            read bandwidth), attention, linalg (cholesky and choleskyInverse, f32) or quant
+            (GPTQ qgemv/qgemm, 2/3/4/8 bits, with f32 GEMM and read bandwidth)
 Needs the built package (npm run build); OpenBLAS peers when libopenblas-dev is installed.`;
-const GROUPS = ['gemm', 'gemv', 'attention'];
+const GROUPS = ['gemm', 'gemv', 'attention', 'linalg', 'quant'];
 const flags = new Set(process.argv.slice(2));
 if (flags.has('--help') || flags.has('-h')) {
   process.stdout.write(`${USAGE}\n`);
@@ -78,6 +84,7 @@ const WEIGHTS = smoke
       [11008, 4096],
     ];
 const GEMV_DTYPES = ['f32', 'f16', 'bf16'];
+const LINALG = smoke ? [64] : [1024, 2048, 4096];
 // Weights read as stored under f32 activations (f32 compute, f16/bf16 storage): 'gemv_mixed'.
 const MIXED_WEIGHT_DTYPES = ['f16', 'bf16'];
 const GEMM_DTYPES = ['f32', 'f16'];
@@ -459,10 +466,188 @@ function attention() {
   }
 }
 
+/**
+ * cholesky (n³/3 flops) and choleskyInverse (2n³/3: the triangular inverse and the product) of
+ * a well-conditioned SPD f32 matrix B Bᵀ / n + I, as GPTQ runs them on a Hessian.
+ */
+function linalg() {
+  for (const n of LINALG) {
+    const b = randomTensor([n, n], 'f32');
+    const a = spd(b, n);
+    const factor = withBackend(CPU, () => cholesky(a));
+    const out = zeros([n, n], { backend: CPU });
+    b.dispose();
+    settle();
+    for (const threads of threadCounts) {
+      setThreads(threads);
+      const runs = [
+        ['cholesky', () => runKernelInto('cholesky', [a], { upper: false }, out), n ** 3 / 3],
+        [
+          'choleskyInverse',
+          () => runKernelInto('choleskyInverse', [factor], { upper: false }, out),
+          (2 * n ** 3) / 3,
+        ],
+      ];
+      for (const [kernel, run, flops] of runs) {
+        const reps = smoke ? 3 : Math.max(3, Math.min(10, Math.round(2000 / warmupMs(run))));
+        record({ kernel, dtype: 'f32', m: n, n, k: n, threads }, time(run, reps), { flops });
+      }
+    }
+    for (const t of [a, factor, out]) t.dispose();
+  }
+}
+
+/** B Bᵀ / n + I for a square f32 tensor B on the cpu backend. */
+function spd(b, n) {
+  const product = zeros([n, n], { backend: CPU });
+  linearInto(b, b, product);
+  const values = Float32Array.from(product.dataSync());
+  product.dispose();
+  for (let i = 0; i < values.length; i++) values[i] /= n;
+  for (let i = 0; i < n; i++) values[i * n + i] += 1;
+  return tensor(values, { shape: [n, n], backend: CPU });
+}
+
+// --- GPTQ (quantMatmul) ---
+
+const QUANT_BITS = [2, 3, 4, 8];
+const QUANT_GROUP = smoke ? 32 : 128;
+const QUANT_WEIGHTS = smoke ? [[64, 128]] : WEIGHTS;
+const QUANT_PREFILL = smoke ? 16 : 512;
+
+/** A packed weight (random words: every bit pattern is valid) with f16 scales, on "cpu". */
+function randomQuantized(n, k, bits) {
+  const groups = Math.ceil(k / QUANT_GROUP);
+  const words = (count, shape) => {
+    const data = new Int32Array(count);
+    const chunk = Math.min(count, 1 << 16);
+    for (let i = 0; i < chunk; i++) data[i] = (nextRandom() * 2 ** 32) | 0;
+    for (let i = chunk; i < count; i += chunk) data.copyWithin(i, 0, Math.min(chunk, count - i));
+    return tensor(data, { shape, backend: CPU });
+  };
+  const qweight = words(((k * bits) / 32) * n, [(k * bits) / 32, n]);
+  const qzeros = words((groups * n * bits) / 32, [groups, (n * bits) / 32]);
+  // Scales of 2^-8 .. 2^-4, f16.
+  const scales = tensor(
+    Uint16Array.from(
+      { length: groups * n },
+      () => ((7 + Math.floor(nextRandom() * 4)) << 10) | 0x155,
+    ),
+    { shape: [groups, n], dtype: 'f16', backend: CPU },
+  );
+  const bytes = 4 * qweight.size + 4 * qzeros.size + 2 * scales.size;
+  return { qweight, qzeros, scales, bytes };
+}
+
+function pushQuant(kernel, bits, m, n, k, threads, times, { flops, bytes }) {
+  const stats = summarize(times);
+  const seconds = stats.ms / 1e3;
+  const r = {
+    kernel,
+    bits,
+    group_size: QUANT_GROUP,
+    desc_act: false,
+    m,
+    n,
+    k,
+    threads,
+    ms: round(stats.ms, 4),
+    gbps: round(bytes / seconds / 1e9, 2),
+    gflops: round(flops / seconds / 1e9, 2),
+    // The fields every record of this bench has (the dtype is null: weights are packed codes).
+    dtype: null,
+    min_ms: round(stats.min_ms, 4),
+    max_ms: round(stats.max_ms, 4),
+    reps: stats.reps,
+  };
+  records.push(r);
+  progress(`  ${describe(r)}`);
+}
+
+function quant() {
+  for (const threads of threadCounts) {
+    setThreads(threads);
+    const bandwidthTimes = [];
+    for (const [n, k] of QUANT_WEIGHTS) {
+      for (const bits of QUANT_BITS) {
+        const attrs = { bits, groupSize: QUANT_GROUP, zeroOffset: 1 };
+        const first = randomQuantized(n, k, bits);
+        const copies = copiesFor(first.bytes);
+        const weights = [
+          first,
+          ...Array.from({ length: copies - 1 }, () => randomQuantized(n, k, bits)),
+        ];
+        const x = randomTensor([1, k], 'f32');
+        const out = zeros([1, n], { backend: CPU });
+        const xs = randomTensor([QUANT_PREFILL, k], 'f32');
+        const outs = zeros([QUANT_PREFILL, n], { backend: CPU });
+        settle();
+        const inputsOf = (input, w) => [input, w.qweight, w.qzeros, w.scales];
+        const gemvRun = (rep) =>
+          runKernelInto('quantMatmul', inputsOf(x, weights[rep % copies]), attrs, out);
+        const gemvTimes = [];
+        for (let round = 0; round < (smoke ? 1 : 3); round++) {
+          bandwidthTimes.push(...(bandwidth(threads, smoke ? 2 : 3) ?? []));
+          gemvTimes.push(...time(gemvRun, smoke ? 3 : Math.max(10, 2 * copies)));
+        }
+        pushQuant('qgemv', bits, 1, n, k, threads, gemvTimes, {
+          flops: 2 * n * k,
+          bytes: first.bytes,
+        });
+        const gemmRun = () => runKernelInto('quantMatmul', inputsOf(xs, first), attrs, outs);
+        pushQuant(
+          'qgemm',
+          bits,
+          QUANT_PREFILL,
+          n,
+          k,
+          threads,
+          time(gemmRun, repsFor(warmupMs(gemmRun))),
+          {
+            flops: 2 * QUANT_PREFILL * n * k,
+            bytes: first.bytes,
+          },
+        );
+        for (const w of weights) for (const t of [w.qweight, w.qzeros, w.scales]) t.dispose();
+        for (const t of [x, out, xs, outs]) t.dispose();
+      }
+      // The f32 GEMM of the same shape (x @ W^T), for the prefill comparison.
+      const weight = randomTensor([n, k], 'f32');
+      const xs = randomTensor([QUANT_PREFILL, k], 'f32');
+      const outs = zeros([QUANT_PREFILL, n], { backend: CPU });
+      settle();
+      const run = () => linearInto(xs, weight, outs);
+      record(
+        {
+          kernel: 'gemm',
+          dtype: 'f32',
+          m: QUANT_PREFILL,
+          n,
+          k,
+          threads,
+          extra: { layout: 'x @ W^T' },
+        },
+        time(run, repsFor(warmupMs(run))),
+        {
+          flops: 2 * QUANT_PREFILL * n * k,
+          bytes: 4 * (QUANT_PREFILL * k + n * k + QUANT_PREFILL * n),
+        },
+      );
+      for (const t of [weight, xs, outs]) t.dispose();
+    }
+    if (bandwidthTimes.length > 0) {
+      const bytes = BANDWIDTH_MIB * 2 ** 20;
+      record({ kernel: 'read_bandwidth', threads, extra: { bytes } }, bandwidthTimes, { bytes });
+    }
+  }
+}
+
 // --- output ---
 
 function describe(r) {
   const dims = r.m === null ? `${r.bytes / 2 ** 20} MiB` : `${r.m}x${r.n}x${r.k}`;
+  if (r.bits !== undefined)
+    return `${r.kernel} ${r.bits}-bit g${r.group_size} ${dims} t=${r.threads}: ${r.ms} ms ${r.gflops} GFLOP/s ${r.gbps} GB/s`;
   const extras = ['layout', 'coretype', 'variant'].filter((key) => r[key] !== undefined);
   return `${r.kernel} ${r.dtype ?? ''} ${dims} t=${r.threads}: ${r.ms} ms (${r.min_ms}-${r.max_ms}) ${r.gflops ?? '-'} GFLOP/s ${r.gbps ?? '-'} GB/s ${extras.map((key) => r[key]).join(' ')}`;
 }
@@ -470,13 +655,16 @@ function describe(r) {
 function table() {
   const columns = [
     ['kernel', (r) => r.kernel],
-    ['dtype', (r) => r.dtype ?? ''],
+    ['dtype', (r) => (r.bits !== undefined ? `${r.bits}-bit g${r.group_size}` : (r.dtype ?? ''))],
     ['m', (r) => r.m ?? ''],
     ['n', (r) => r.n ?? ''],
     ['k', (r) => r.k ?? ''],
     ['threads', (r) => r.threads],
     ['ms (median)', (r) => r.ms.toFixed(3)],
-    ['min-max ms', (r) => `${r.min_ms.toFixed(3)}-${r.max_ms.toFixed(3)}`],
+    [
+      'min-max ms',
+      (r) => (r.min_ms === undefined ? '' : `${r.min_ms.toFixed(3)}-${r.max_ms.toFixed(3)}`),
+    ],
     ['GFLOP/s', (r) => (r.gflops === null ? '' : r.gflops.toFixed(1))],
     ['GB/s', (r) => (r.gbps === null ? '' : r.gbps.toFixed(1))],
     ['notes', (r) => [r.layout, r.coretype, r.variant].filter(Boolean).join(', ')],
@@ -533,6 +721,24 @@ function targets() {
       `  f32 x ${dtype} GEMV 4096x4096, ${allThreads} thread(s): ${mixed.ms} ms, ${mixed.gbps} GB/s vs f32 x f32 ${gemvF32.ms} ms, ${gemvF32.gbps} GB/s = ${(gemvF32.ms / mixed.ms).toFixed(2)}x the speed (target >= 1x)`,
     );
   }
+  for (const bits of QUANT_BITS) {
+    for (const [n, k] of QUANT_WEIGHTS) {
+      const qgemv = find('qgemv', { bits, n, k, threads: allThreads });
+      const qgemm = find('qgemm', { bits, n, k, threads: allThreads });
+      const gemmF32 = find('gemm', { dtype: 'f32', m: QUANT_PREFILL, n, k, threads: allThreads });
+      if (qgemv && read) {
+        const target = bits === 4 && n === 11008 ? ' (target >= 85%)' : '';
+        lines.push(
+          `  ${bits}-bit g${QUANT_GROUP} qgemv ${n}x${k}, ${allThreads} thread(s): ${qgemv.gbps} vs read bandwidth ${read.gbps} GB/s = ${((qgemv.gbps / read.gbps) * 100).toFixed(0)}%${target}`,
+        );
+      }
+      if (qgemm && gemmF32) {
+        lines.push(
+          `  ${bits}-bit g${QUANT_GROUP} qgemm m=${QUANT_PREFILL} ${n}x${k}, ${allThreads} thread(s): ${qgemm.gflops} vs f32 GEMM ${gemmF32.gflops} GFLOP/s = ${((qgemm.gflops / gemmF32.gflops) * 100).toFixed(0)}% (target >= 70%)`,
+        );
+      }
+    }
+  }
   if (lines.length === 1) lines.push('  (needs the OpenBLAS peers and the full sizes)');
   return lines;
 }
@@ -555,6 +761,14 @@ try {
   if (runs('attention')) {
     progress('attention');
     attention();
+  }
+  if (runs('linalg')) {
+    progress('cholesky and choleskyInverse');
+    linalg();
+  }
+  if (runs('quant')) {
+    progress('GPTQ quantMatmul (qgemv, qgemm), f32 GEMM and read bandwidth');
+    quant();
   }
 } finally {
   setThreads(allThreads);

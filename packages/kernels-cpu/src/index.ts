@@ -6,8 +6,11 @@
 import { HostMemoryBackend, registerBackend } from '@slimlm/core';
 import { CPU } from './backend';
 import { registerFallbacks } from './fallback';
+import { registerGptq } from './kernels/gptq';
+import { registerLinalg } from './kernels/linalg';
 import { registerMatmul } from './kernels/matmul';
 import { registerOps } from './kernels/ops';
+import { registerQuantized } from './kernels/quantized';
 import { type CpuInfo, native, unavailableReason } from './native';
 
 export { CPU } from './backend';
@@ -24,6 +27,9 @@ if (native) {
   registerBackend(CPU, () => new HostMemoryBackend(CPU), { priority: 10 });
   registerMatmul(native);
   registerOps(native);
+  registerGptq(native);
+  registerLinalg(native);
+  registerQuantized(native);
   registerFallbacks();
 } else {
   console.warn(

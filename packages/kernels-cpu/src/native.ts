@@ -1,4 +1,6 @@
 import { createRequire } from 'node:module';
+import type { GptqAddon } from './kernels/gptq';
+import type { LinalgAddon } from './kernels/linalg';
 import type { OpsAddon } from './kernels/operands';
 
 /** What the addon reports about the CPU and the path it runs. */
@@ -26,7 +28,7 @@ export interface CpuInfo {
  * The addon's functions: the runtime's (native/runtime/addon.cc), GEMM's (native/gemm/bindings.cc)
  * and the op kernels' (native/ops/bindings.cc, declared beside their glue as OpsAddon).
  */
-export interface NativeAddon extends OpsAddon {
+export interface NativeAddon extends OpsAddon, LinalgAddon, GptqAddon {
   info(): CpuInfo;
   setIsa(isa: string): void;
   setThreads(threads: number): void;

@@ -50,7 +50,10 @@ describe('the cpu backend', () => {
     () => {
       const reference = capabilities('reference').kernels;
       const cpu = capabilities(CPU).kernels;
-      expect(cpu).toEqual(reference);
+      expect(reference.filter((op) => !cpu.includes(op))).toEqual([]);
+      // Ops another package defines, with its reference kernel there: @slimlm/gptq's fused
+      // column loop. Its native kernel is tested against that reference in packages/gptq.
+      expect(cpu.filter((op) => !reference.includes(op))).toEqual(['gptqQuantizeBlock']);
       const native = cpu.filter((op) => !FALLBACK_OPS.includes(op));
       expect(native).toContain('matmul');
     },

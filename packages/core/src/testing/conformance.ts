@@ -2,9 +2,11 @@ import { withBackend } from '../backend';
 import { SlimlmError } from '../errors';
 import { scope } from '../memory';
 import type { Tensor } from '../tensor';
+import { choleskyCases } from './cases/cholesky';
 import { coreCases } from './cases/core';
 import { linalgCases } from './cases/linalg';
 import { mathCases } from './cases/math';
+import { quantizedCases } from './cases/quantized';
 import { transformerCases } from './cases/transformer';
 
 /**
@@ -31,7 +33,14 @@ export interface ConformanceResult {
 
 /** Every case core defines, for every op it has. */
 export function conformanceCases(): ConformanceCase[] {
-  return [...coreCases, ...mathCases, ...linalgCases, ...transformerCases];
+  return [
+    ...coreCases,
+    ...mathCases,
+    ...linalgCases,
+    ...choleskyCases,
+    ...transformerCases,
+    ...quantizedCases,
+  ];
 }
 
 function evaluate(

@@ -88,6 +88,9 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("setThreads", Napi::Function::New(env, SetThreads));
   registerGemmBindings(env, exports);
   registerOpsBindings(env, exports);
+  registerGptqBindings(env, exports);
+  registerLinalgBindings(env, exports);
+  registerQuantBindings(env, exports);
   return exports;
 }
 

@@ -7,5 +7,8 @@ namespace slimlm {
 
 void registerGemmBindings(Napi::Env env, Napi::Object exports);
 void registerOpsBindings(Napi::Env env, Napi::Object exports);
+void registerGptqBindings(Napi::Env env, Napi::Object exports);
+void registerLinalgBindings(Napi::Env env, Napi::Object exports);
+void registerQuantBindings(Napi::Env env, Napi::Object exports);
 
 }  // namespace slimlm

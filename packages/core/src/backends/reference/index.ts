@@ -5,6 +5,8 @@ import './kernels/elementwise';
 import './kernels/math';
 import './kernels/reduce';
 import './kernels/linalg';
+import './kernels/cholesky';
 import './kernels/normalization';
 import './kernels/indexing';
 import './kernels/transformer';
+import './kernels/quantized';

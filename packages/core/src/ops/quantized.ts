@@ -1,0 +1,216 @@
+import type { DType } from '../dtype';
+import { runKernel1 } from '../engine';
+import { SlimlmError } from '../errors';
+import { registerGradient } from '../kernels';
+import { formatShape } from '../shape';
+import type { Tensor } from '../tensor';
+import { cast } from './cast';
+import { matmul } from './matmul';
+import { sum } from './reduce';
+import { contiguous, reshape } from './view';
+
+/**
+ * A GPTQ-packed weight of a Linear with K input and N output features (FORMATS.md): integer codes
+ * packed along K, zero points packed along N, one scale per (group, output channel).
+ */
+export interface QuantizedWeight {
+  /** i32 [K * bits / 32, N]: codes of 32 / bits input channels per word, lowest bits first. */
+  qweight: Tensor;
+  /** i32 [G, N * bits / 32]: zero points (v1 stores z - 1, v2 stores z), packed along N. */
+  qzeros: Tensor;
+  /** f16, bf16 or f32 [G, N]. */
+  scales: Tensor;
+}
+
+export interface QuantAttrs {
+  bits: 2 | 3 | 4 | 8;
+  /** Input channels per group (consecutive); K for a single group. */
+  groupSize: number;
+  /**
+   * 1 for v1 ('gptq') checkpoints, which store z - 1: the reader adds 1 and masks,
+   * (qz + 1) & (2^bits - 1). 0 for v2 ('gptq_v2'), which stores z.
+   */
+  zeroOffset: 0 | 1;
+}
+
+/** Dimensions of a validated quantized weight. */
+export interface QuantShape {
+  k: number;
+  n: number;
+  groups: number;
+}
+
+const SCALE_DTYPES: readonly DType[] = ['f16', 'bf16', 'f32'];
+const BITS: readonly number[] = [2, 3, 4, 8];
+
+function invalid(op: string, message: string): SlimlmError {
+  return new SlimlmError('INVALID_ARGUMENT', `${op}: ${message}`);
+}
+
+function shapeError(op: string, message: string): SlimlmError {
+  return new SlimlmError('SHAPE_MISMATCH', `${op}: ${message}`);
+}
+
+function expectDType(op: string, name: string, t: Tensor, allowed: readonly DType[]): void {
+  if (!allowed.includes(t.dtype)) {
+    throw new SlimlmError(
+      'DTYPE_MISMATCH',
+      `${op}: ${name} must be ${allowed.join(' or ')}, got ${t.dtype}`,
+    );
+  }
+}
+
+/**
+ * Checks a packed weight and its attributes against each other and returns K, N and the group
+ * count. K comes from qweight's rows (K = rows * 32 / bits), N from scales' columns.
+ */
+export function checkQuantizedWeight(
+  op: string,
+  w: QuantizedWeight,
+  attrs: QuantAttrs,
+): QuantShape {
+  const { qweight, qzeros, scales } = w;
+  for (const t of [qweight, qzeros, scales]) t.assertAlive(op);
+  const { bits, groupSize, zeroOffset } = attrs;
+  if (!BITS.includes(bits)) throw invalid(op, `bits must be 2, 3, 4 or 8, got ${bits}`);
+  if (zeroOffset !== 0 && zeroOffset !== 1)
+    throw invalid(op, `zeroOffset must be 0 (gptq_v2) or 1 (gptq), got ${zeroOffset}`);
+  expectDType(op, 'qweight', qweight, ['i32']);
+  expectDType(op, 'qzeros', qzeros, ['i32']);
+  expectDType(op, 'scales', scales, SCALE_DTYPES);
+  for (const [name, t] of [
+    ['qweight', qweight],
+    ['qzeros', qzeros],
+    ['scales', scales],
+  ] as const) {
+    if (t.rank !== 2) throw shapeError(op, `${name} must be 2-D, got ${formatShape(t.shape)}`);
+  }
+  const [groups, n] = scales.shape as [number, number];
+  const [rows, qweightColumns] = qweight.shape as [number, number];
+  const k = (rows * 32) / bits;
+  if (!Number.isInteger(k))
+    throw shapeError(
+      op,
+      `qweight ${formatShape(qweight.shape)} has ${rows} rows, not a whole number of input channels at ${bits} bits (rows * 32 / bits)`,
+    );
+  if (qweightColumns !== n)
+    throw shapeError(
+      op,
+      `qweight ${formatShape(qweight.shape)} has ${qweightColumns} columns but scales ${formatShape(scales.shape)} has ${n} output channels`,
+    );
+  if (bits === 3 && (k % 32 !== 0 || n % 32 !== 0))
+    throw shapeError(
+      op,
+      `3-bit packing needs K and N multiples of 32, got K = ${k} (qweight ${formatShape(qweight.shape)}) and N = ${n}`,
+    );
+  if ((n * bits) % 32 !== 0)
+    throw shapeError(
+      op,
+      `N = ${n} output channels do not fill whole qzeros words at ${bits} bits (N * bits must be a multiple of 32)`,
+    );
+  if (!Number.isInteger(groupSize) || groupSize < 1)
+    throw invalid(
+      op,
+      `groupSize must be a positive integer (K = ${k} for one group), got ${groupSize}`,
+    );
+  const expectedGroups = Math.ceil(k / groupSize);
+  if (groups !== expectedGroups)
+    throw shapeError(
+      op,
+      `scales ${formatShape(scales.shape)} has ${groups} groups, expected ceil(K / groupSize) = ceil(${k} / ${groupSize}) = ${expectedGroups}`,
+    );
+  const expectedZeros = [groups, (n * bits) / 32];
+  if (qzeros.shape[0] !== expectedZeros[0] || qzeros.shape[1] !== expectedZeros[1])
+    throw shapeError(
+      op,
+      `qzeros ${formatShape(qzeros.shape)} does not match scales ${formatShape(scales.shape)} at ${bits} bits; expected ${formatShape(expectedZeros)}`,
+    );
+  return { k, n, groups };
+}
+
+/**
+ * `x @ W^T (+ bias)` for a GPTQ-packed W [N, K] (W[n, k] = scale[g, n] * (q[k, n] - z[g, n]) with
+ * g = floor(k / groupSize)), without materialising W: the HF Linear forward of a quantized layer.
+ * x is f32 [..., K]; the result is f32 [..., N]. Act-order checkpoints (a non-monotonic g_idx) are
+ * reordered once at load by their caller, which then permutes x's channels; groups here are
+ * always consecutive. The bias (f32, f16 or bf16 [N]) is added after the product. Records a
+ * gradient for x and the bias (the packed weight is constant).
+ */
+export function quantMatmul(
+  x: Tensor,
+  w: QuantizedWeight,
+  attrs: QuantAttrs,
+  bias?: Tensor | null,
+): Tensor {
+  const op = 'quantMatmul';
+  x.assertAlive(op);
+  const { k, n } = checkQuantizedWeight(op, w, attrs);
+  expectDType(op, 'x', x, ['f32']);
+  if (x.rank === 0 || x.shape[x.rank - 1] !== k)
+    throw shapeError(
+      op,
+      `x ${formatShape(x.shape)} must end in K = ${k} input features (qweight ${formatShape(w.qweight.shape)} at ${attrs.bits} bits)`,
+    );
+  if (bias) {
+    bias.assertAlive(op);
+    expectDType(op, 'bias', bias, SCALE_DTYPES);
+    if (bias.rank !== 1 || bias.shape[0] !== n)
+      throw shapeError(op, `bias ${formatShape(bias.shape)} must be [${n}] (N output channels)`);
+  }
+  const inputs = [contiguous(x), w.qweight, w.qzeros, w.scales];
+  if (bias) inputs.push(bias);
+  const kernelAttrs: QuantAttrs = {
+    bits: attrs.bits,
+    groupSize: attrs.groupSize,
+    zeroOffset: attrs.zeroOffset,
+  };
+  return runKernel1(op, inputs, kernelAttrs, { shape: [...x.shape.slice(0, -1), n], dtype: 'f32' });
+}
+
+/**
+ * The f32 weight [N, K] (the HF Linear layout) of a GPTQ-packed weight: W[n, k] =
+ * scale[g, n] * (q[k, n] - z[g, n]), the scale widened exactly, q - z an integer and the product
+ * rounded to f32. The group of input channel k is gIdx[k] when given (i32 [K], any order, each in
+ * [0, G)), else floor(k / groupSize).
+ */
+export function dequantize(w: QuantizedWeight, attrs: QuantAttrs, gIdx?: Tensor | null): Tensor {
+  const op = 'dequantize';
+  const { k, n, groups } = checkQuantizedWeight(op, w, attrs);
+  const inputs = [w.qweight, w.qzeros, w.scales];
+  if (gIdx) {
+    gIdx.assertAlive(op);
+    expectDType(op, 'gIdx', gIdx, ['i32']);
+    if (gIdx.rank !== 1 || gIdx.shape[0] !== k)
+      throw shapeError(
+        op,
+        `gIdx ${formatShape(gIdx.shape)} must be [${k}] (one group per input channel)`,
+      );
+    const values = gIdx.dataSync();
+    for (let i = 0; i < k; i++) {
+      const g = values[i]!;
+      if (!(g >= 0 && g < groups))
+        throw invalid(op, `gIdx[${i}] = ${g} is not a group of scales (0 to ${groups - 1})`);
+    }
+    inputs.push(gIdx);
+  }
+  const kernelAttrs: QuantAttrs = {
+    bits: attrs.bits,
+    groupSize: attrs.groupSize,
+    zeroOffset: attrs.zeroOffset,
+  };
+  return runKernel1(op, inputs, kernelAttrs, { shape: [n, k], dtype: 'f32' });
+}
+
+// dx = dy @ W, with W [N, K] dequantized once per backward pass; dbias sums dy over all leading
+// axes. The packed tensors are integer (or constant scales) and get no gradient.
+registerGradient<QuantAttrs>('quantMatmul', ({ inputs, gradOutputs: [dy], attrs, needsGrad }) => {
+  const [, qweight, qzeros, scales, bias] = inputs;
+  const w = { qweight: qweight!, qzeros: qzeros!, scales: scales! };
+  const gradX = needsGrad[0] ? matmul(dy!, dequantize(w, attrs)) : null;
+  let gradBias: Tensor | null = null;
+  if (bias && needsGrad[4]) {
+    gradBias = sum(reshape(dy!, [-1, bias.shape[0]!]), 0);
+    if (gradBias.dtype !== bias.dtype) gradBias = cast(gradBias, bias.dtype);
+  }
+  return [gradX, null, null, null, ...(bias ? [gradBias] : [])];
+});
