@@ -2,3 +2,71 @@
  * @slimlm/gptq: GPTQ and RTN quantization, gptq / gptq_v2 packing, QuantLinear, and the `gptq`
  * quantization method that lets @slimlm/models load quantized checkpoints.
  */
+
+// format: packing, zero points, configs
+
+export type { GptqConfig, ModuleQuantization } from './format/config';
+export {
+  dynamicSkipKey,
+  dynamicSkips,
+  gptqConfigJson,
+  moduleQuantization,
+  parseGptqConfig,
+  readGptqConfig,
+  SLIMLM_VERSION,
+} from './format/config';
+export type { Bits, GptqFormat } from './format/pack';
+export {
+  isPackable,
+  packColumns,
+  packRows,
+  SUPPORTED_BITS,
+  unpackColumns,
+  unpackRows,
+} from './format/pack';
+export type { ZeroFormatDetection } from './format/zeros';
+export {
+  convertQzeros,
+  detectZeroFormat,
+  hexWord,
+  packZeros,
+  storedZero,
+  symmetricQzerosWords,
+  unpackZeros,
+  zeroFromStored,
+  zeroOffsetOf,
+} from './format/zeros';
+
+// QuantLinear
+
+export type { QuantizedLayer, QuantLinearOptions } from './quant-linear';
+export { QuantLinear, stableArgsort } from './quant-linear';
+
+// gptq quantization method (registered with @slimlm/models on import)
+
+export type { GptqLoadInfo } from './method';
+export { gptq, gptqLoadInfo, prepareGptqModel, QUANTIZATION_METHODS, registerGptq } from './method';
+
+// algorithm: quantizer, RTN, GPTQ, Hessian capture, the fused 'gptqQuantizeBlock' op
+
+export type { GptqOptions, LayerQuantization } from './algorithm/gptq';
+export { gptqQuantize } from './algorithm/gptq';
+export { HessianAccumulator } from './algorithm/hessian';
+export type { GptqBlockResult, GptqQuantizeBlockAttrs } from './algorithm/quantize-block';
+export { gptqQuantizeBlock } from './algorithm/quantize-block';
+export type { GroupParams, MseSearch, QuantizerSettings } from './algorithm/quantizer';
+export { findParams, roundHalfEven } from './algorithm/quantizer';
+export { rtnQuantize } from './algorithm/rtn';
+
+// model quantization pipeline: calibration windows, layer-by-layer quantizeModel with resume
+
+export { calibrationWindows } from './quantize/calibration';
+export type {
+  ModuleRecord,
+  QuantizeOptions,
+  QuantizePhase,
+  QuantizeProgress,
+  QuantizeSummary,
+  SkippedModule,
+} from './quantize/options';
+export { quantizeModel, unsupportedReason } from './quantize/quantize-model';

@@ -1,6 +1,13 @@
 import type { Command } from '../command';
+import { evalCommand } from './eval';
 import { generateCommand } from './generate';
 import { infoCommand } from './info';
+import { quantizeCommand } from './quantize';
 
 /** Every `slimlm` command, in the order `slimlm --help` lists them. */
-export const COMMANDS: readonly Command[] = [infoCommand, generateCommand];
+export const COMMANDS: readonly Command[] = [
+  infoCommand,
+  generateCommand,
+  quantizeCommand,
+  evalCommand,
+];
