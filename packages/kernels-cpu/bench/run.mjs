@@ -11,7 +11,9 @@
 // GPTQ kernels (quantMatmul: 'qgemv' at m = 1 from DRAM, 'qgemm' at m = 512) for 2/3/4/8 bits,
 // group 128, with the f32 GEMM and the read bandwidth of the same run; its records are
 // {kernel, bits, group_size, desc_act, m, n, k, threads, ms, gbps, gflops} (gbps counts qweight,
-// qzeros and scales read) plus the common dtype (null), min_ms, max_ms and reps.
+// qzeros and scales read, plus the i32 permutation for desc_act) plus the common dtype (null),
+// min_ms, max_ms and reps. For 4 bits it also times QuantLinear's path through core's ops, plain
+// (desc_act false) and act-order (desc_act true: gather(x, perm, -1) first), marked path: 'ops'.
 // Needs the built package (npm run build). The peers (bench/peers.c) are compiled here when
 // OpenBLAS is installed (apt-get install -y libopenblas-dev) and skipped otherwise.
 //
@@ -26,6 +28,8 @@ import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import {
   cholesky,
+  gather,
+  quantMatmul,
   runKernelInto,
   scaledDotProductAttention,
   tensor,
@@ -539,14 +543,14 @@ function randomQuantized(n, k, bits) {
   return { qweight, qzeros, scales, bytes };
 }
 
-function pushQuant(kernel, bits, m, n, k, threads, times, { flops, bytes }) {
+function pushQuant(kernel, bits, m, n, k, threads, times, { flops, bytes, descAct = false, path }) {
   const stats = summarize(times);
   const seconds = stats.ms / 1e3;
   const r = {
     kernel,
     bits,
     group_size: QUANT_GROUP,
-    desc_act: false,
+    desc_act: descAct,
     m,
     n,
     k,
@@ -560,8 +564,59 @@ function pushQuant(kernel, bits, m, n, k, threads, times, { flops, bytes }) {
     max_ms: round(stats.max_ms, 4),
     reps: stats.reps,
   };
+  // 'ops': through core's ops (output allocated per call), as QuantLinear runs them.
+  if (path !== undefined) r.path = path;
   records.push(r);
   progress(`  ${describe(r)}`);
+}
+
+// Bits whose act-order (desc_act) cost is measured: QuantLinear's forward for an act-order layer,
+// x's channels gathered by the load-time permutation then quantMatmul, against quantMatmul alone,
+// both through core's ops and alternating in rounds.
+const DESC_ACT_BITS = [4];
+
+/** A random permutation of 0..k-1, i32 on "cpu". */
+function randomPermutation(k) {
+  const perm = Int32Array.from({ length: k }, (_, i) => i);
+  for (let i = k - 1; i > 0; i--) {
+    const j = Math.floor(nextRandom() * (i + 1));
+    [perm[i], perm[j]] = [perm[j], perm[i]];
+  }
+  return tensor(perm, { shape: [k], dtype: 'i32', backend: CPU });
+}
+
+function descActPair(bits, n, k, threads, weights, x, xs, bytes) {
+  const attrs = { bits, groupSize: QUANT_GROUP, zeroOffset: 1 };
+  const perm = randomPermutation(k);
+  const forward = (input, w, permuted) =>
+    withBackend(CPU, () => {
+      const gathered = permuted ? gather(input, perm, -1) : input;
+      const y = quantMatmul(gathered, w, attrs);
+      if (permuted) gathered.dispose();
+      y.dispose();
+    });
+  for (const [kernel, m, input, cycle] of [
+    ['qgemv', 1, x, weights],
+    ['qgemm', QUANT_PREFILL, xs, [weights[0]]],
+  ]) {
+    const times = { false: [], true: [] };
+    const reps = kernel === 'qgemv' ? (smoke ? 3 : Math.max(10, 2 * cycle.length)) : smoke ? 1 : 5;
+    for (let round = 0; round < (smoke ? 1 : 3); round++) {
+      for (const permuted of [false, true]) {
+        const run = (rep) => forward(input, cycle[rep % cycle.length], permuted);
+        times[permuted].push(...time(run, reps));
+      }
+    }
+    for (const permuted of [false, true]) {
+      pushQuant(kernel, bits, m, n, k, threads, times[permuted], {
+        flops: 2 * m * n * k,
+        bytes: permuted ? bytes + 4 * k : bytes,
+        descAct: permuted,
+        path: 'ops',
+      });
+    }
+  }
+  perm.dispose();
 }
 
 function quant() {
@@ -608,6 +663,8 @@ function quant() {
             bytes: first.bytes,
           },
         );
+        if (DESC_ACT_BITS.includes(bits))
+          descActPair(bits, n, k, threads, weights, x, xs, first.bytes);
         for (const w of weights) for (const t of [w.qweight, w.qzeros, w.scales]) t.dispose();
         for (const t of [x, out, xs, outs]) t.dispose();
       }
@@ -647,7 +704,7 @@ function quant() {
 function describe(r) {
   const dims = r.m === null ? `${r.bytes / 2 ** 20} MiB` : `${r.m}x${r.n}x${r.k}`;
   if (r.bits !== undefined)
-    return `${r.kernel} ${r.bits}-bit g${r.group_size} ${dims} t=${r.threads}: ${r.ms} ms ${r.gflops} GFLOP/s ${r.gbps} GB/s`;
+    return `${r.kernel} ${r.bits}-bit g${r.group_size}${r.desc_act ? ' desc_act' : ''}${r.path ? ` (${r.path})` : ''} ${dims} t=${r.threads}: ${r.ms} ms ${r.gflops} GFLOP/s ${r.gbps} GB/s`;
   const extras = ['layout', 'coretype', 'variant'].filter((key) => r[key] !== undefined);
   return `${r.kernel} ${r.dtype ?? ''} ${dims} t=${r.threads}: ${r.ms} ms (${r.min_ms}-${r.max_ms}) ${r.gflops ?? '-'} GFLOP/s ${r.gbps ?? '-'} GB/s ${extras.map((key) => r[key]).join(' ')}`;
 }
@@ -655,7 +712,13 @@ function describe(r) {
 function table() {
   const columns = [
     ['kernel', (r) => r.kernel],
-    ['dtype', (r) => (r.bits !== undefined ? `${r.bits}-bit g${r.group_size}` : (r.dtype ?? ''))],
+    [
+      'dtype',
+      (r) =>
+        r.bits !== undefined
+          ? `${r.bits}-bit g${r.group_size}${r.desc_act ? ' act' : ''}${r.path ? ` ${r.path}` : ''}`
+          : (r.dtype ?? ''),
+    ],
     ['m', (r) => r.m ?? ''],
     ['n', (r) => r.n ?? ''],
     ['k', (r) => r.k ?? ''],
