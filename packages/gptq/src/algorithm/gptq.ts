@@ -133,6 +133,23 @@ function meanDiagonal(h: Float32Array, k: number): number {
 }
 
 /**
+ * H + damp·I as a new [K, K] tensor without a second host copy of H: the diagonal of `h` is raised
+ * for the copy tensor() makes, then restored.
+ */
+function withDampedDiagonal(h: Float32Array, k: number, damp: number): Tensor {
+  const diagonal = new Float32Array(k);
+  for (let i = 0; i < k; i++) {
+    diagonal[i] = h[i * k + i]!;
+    h[i * k + i] = diagonal[i]! + damp;
+  }
+  try {
+    return tensor(h, { shape: [k, k] });
+  } finally {
+    for (let i = 0; i < k; i++) h[i * k + i] = diagonal[i]!;
+  }
+}
+
+/**
  * Upper Cholesky factor of (H + damp·I)⁻¹, with H [K, K] f32 in processing order. While the
  * factorisation fails, dampPercent grows by DAMP_STEP (logged), as GPTQModel does.
  */
@@ -146,12 +163,17 @@ function inverseFactor(
   let percent = dampPercent;
   for (;;) {
     const damp = f32(f32(percent) * mean);
-    const damped = h.slice();
-    for (let i = 0; i < k; i++) damped[i * k + i] = damped[i * k + i]! + damp;
     try {
+      // Each K×K intermediate is let go as soon as the next exists.
       const hinv = scope(() => {
-        const lower = cholesky(tensor(damped, { shape: [k, k] }));
-        return cholesky(choleskyInverse(lower), { upper: true });
+        const damped = withDampedDiagonal(h, k, damp);
+        const lower = cholesky(damped);
+        damped.dispose();
+        const inverse = choleskyInverse(lower);
+        lower.dispose();
+        const upper = cholesky(inverse, { upper: true });
+        inverse.dispose();
+        return upper;
       });
       return { hinv, damp };
     } catch (error) {
@@ -203,8 +225,9 @@ export function gptqQuantize(
   const g = options.groupSize === -1 ? k : options.groupSize;
   const groups = Math.ceil(k / g);
 
-  const w = hostF32(weight).slice();
-  const h = hostF32(hessian).slice();
+  // dataSync returns a new array (Backend.read copies), so these are this call's own copies.
+  const w = hostF32(weight);
+  let h = hostF32(hessian);
   // Like the reference, per-row parameters (no groups) come from the weight before dead columns
   // are zeroed.
   const rowParams = options.groupSize === -1 ? findParams(w, n, k, k, 0, options) : undefined;
@@ -224,7 +247,7 @@ export function gptqQuantize(
     ? argsortDescending(diag)
     : Int32Array.from({ length: k }, (_, c) => c);
   const wp = options.descAct ? new Float32Array(n * k) : w;
-  const hp = options.descAct ? new Float32Array(k * k) : h;
+  let hp = options.descAct ? new Float32Array(k * k) : h;
   if (options.descAct) {
     for (let r = 0; r < n; r++) for (let c = 0; c < k; c++) wp[r * k + c] = w[r * k + perm[c]!]!;
     for (let a = 0; a < k; a++) {
@@ -249,6 +272,8 @@ export function gptqQuantize(
     options.hinv === undefined
       ? inverseFactor(hp, k, options.dampPercent, options.onLog)
       : { hinv: options.hinv, damp: f32(f32(options.dampPercent) * meanDiagonal(hp, k)) };
+  // H is not needed past its factor; let its K² floats go before the column loop.
+  h = hp = new Float32Array(0);
 
   const dequantized = scope(() => {
     const wt = tensor(wp, { shape: [n, k] });

@@ -78,12 +78,33 @@ function disposeContext(context: BlockContext): void {
   context.rotary?.sin.dispose();
 }
 
-/** The weight of a Linear as the algorithm takes it: f32 [N, K] (Conv1D's [K, N] transposed). */
-function weightNK(linear: Linear): Tensor {
-  return scope(() => {
-    const w = linear.weight;
-    return linear.layout === 'out-in' ? mul(w, 1) : contiguous(transpose(w));
-  });
+/**
+ * The weight of a Linear as the algorithm takes it: f32 [N, K] (Conv1D's [K, N] transposed). An
+ * f32 [N, K] weight is lent as it is (the algorithms copy what they read and modify nothing), so
+ * that a large Linear's weight is not held twice; otherwise a new tensor. `owned` says which.
+ */
+function weightNK(linear: Linear): { weight: Tensor; owned: boolean } {
+  const w = linear.weight;
+  if (linear.layout === 'out-in' && w.dtype === 'f32') return { weight: w, owned: false };
+  return {
+    weight: scope(() => (linear.layout === 'out-in' ? mul(w, 1) : contiguous(transpose(w)))),
+    owned: true,
+  };
+}
+
+/**
+ * Frees the parameters at `paths` (the embeddings, final norm and head once the calibration
+ * windows are embedded: only the blocks run after that, and the output is written from the
+ * source checkpoint), so that they do not stay in memory beside every block.
+ */
+function releaseParameters(
+  model: { getParameter(path: string): Tensor | undefined },
+  paths: readonly string[],
+): void {
+  for (const path of paths) {
+    const t = model.getParameter(path);
+    if (t && !t.isDisposed) t.dispose();
+  }
 }
 
 /**
@@ -215,6 +236,7 @@ export async function quantizeModel(
         state.blocksDone === 0
           ? windows.map((w) => model.embed(w.ids, w.context))
           : loadActivations(resumeFolder, state.blocksDone, windows.length);
+      releaseParameters(model, outside);
     }
 
     for (let index = state.blocksDone; index < blocks.length; index++) {
@@ -444,8 +466,11 @@ function quantizeLinear(
 ): ModuleRecord {
   const linear = info.block.getModule(path) as Linear;
   const started = now();
-  const weight = weightNK(linear);
+  const { weight, owned } = weightNK(linear);
   const hessian = accumulator?.hessian();
+  // Each accumulator serves one Linear: free its running sum before the algorithm's working set
+  // (K² floats each) is allocated.
+  accumulator?.dispose();
   let quantized: LayerQuantization | undefined;
   try {
     const settings = {
@@ -502,7 +527,7 @@ function quantizeLinear(
     quantized?.dequantized.dispose();
     throw error;
   } finally {
-    weight.dispose();
+    if (owned) weight.dispose();
     hessian?.dispose();
   }
 }
