@@ -4,13 +4,13 @@ import { SlimlmError } from '@slimlm/core';
 import { type PerplexityProtocol, perplexity } from '@slimlm/eval-metrics';
 // Registers the 'gptq' quantization method, so that GPTQ checkpoints load like any other.
 import '@slimlm/gptq';
-import { type LoadedModel, loadModel } from '@slimlm/models';
 import { defineCommand } from '../command';
 import { UsageError } from '../errors';
 import type { Output } from '../io';
-import { MODEL_OPTIONS } from '../options';
-import { BACKENDS, selectBackend } from '../utils/backend';
-import { formatBytes, formatInteger, formatSeconds } from '../utils/format';
+import { BACKEND_OPTION, MODEL_OPTIONS } from '../options';
+import { type BACKENDS, selectBackend } from '../utils/backend';
+import { formatInteger, formatSeconds } from '../utils/format';
+import { loadWithProgress } from '../utils/load-model';
 import { progressBar } from '../utils/progress';
 import { resolveModel } from '../utils/resolve-model';
 
@@ -76,11 +76,7 @@ export const evalCommand = defineCommand({
       choices: ['f32', 'f16', 'bf16'],
       description: 'Compute dtype (default f32; losses are always computed in f32)',
     },
-    backend: {
-      type: 'string',
-      choices: BACKENDS,
-      description: 'Kernels to run on (default: cpu when its native addon loads)',
-    },
+    ...BACKEND_OPTION,
     ...MODEL_OPTIONS,
     json: {
       type: 'boolean',
@@ -200,30 +196,4 @@ export function readTextFile(path: string, flag: string, out: Output): string {
     throw new SlimlmError('INVALID_ARGUMENT', `${flag}: ${path} is a folder, not a text file`);
   }
   return readFileSync(file, 'utf8');
-}
-
-export async function loadWithProgress(
-  folder: string,
-  argument: string,
-  backend: string,
-  dtype: string | undefined,
-  out: Output,
-): Promise<LoadedModel> {
-  const started = performance.now();
-  const bar = progressBar(out.io.stderr, 'loading', {
-    enabled: out.interactive,
-    format: (done, total) => `${formatBytes(done)}/${formatBytes(total)}`,
-  });
-  let loaded: LoadedModel;
-  try {
-    loaded = await loadModel(folder, {
-      backend,
-      ...(dtype === undefined ? {} : { computeDType: dtype as 'f32' | 'f16' | 'bf16' }),
-      onProgress: (p) => bar.update(p.loaded, p.total, p.name),
-    });
-  } finally {
-    bar.finish();
-  }
-  out.diag(`loaded ${argument} in ${formatSeconds(performance.now() - started)} (${backend})`);
-  return loaded;
 }

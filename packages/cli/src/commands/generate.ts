@@ -1,10 +1,10 @@
-import { type GenerateOptions, generateText, type LoadedModel, loadModel } from '@slimlm/models';
+import { type GenerateOptions, generateText, type LoadedModel } from '@slimlm/models';
 import { defineCommand } from '../command';
 import { UsageError } from '../errors';
-import { MODEL_OPTIONS } from '../options';
-import { BACKENDS, selectBackend } from '../utils/backend';
-import { formatBytes, formatSeconds } from '../utils/format';
-import { progressBar } from '../utils/progress';
+import { BACKEND_OPTION, MODEL_OPTIONS } from '../options';
+import { type BACKENDS, selectBackend } from '../utils/backend';
+import { formatSeconds } from '../utils/format';
+import { loadWithProgress } from '../utils/load-model';
 import { resolveModel } from '../utils/resolve-model';
 
 const DEFAULT_MAX_NEW_TOKENS = 128;
@@ -81,11 +81,7 @@ export const generateCommand = defineCommand({
       choices: ['f32', 'f16', 'bf16'],
       description: 'Compute dtype (default f32; weights keep their stored dtype)',
     },
-    backend: {
-      type: 'string',
-      choices: BACKENDS,
-      description: 'Kernels to run on (default: cpu when its native addon loads)',
-    },
+    ...BACKEND_OPTION,
     ...MODEL_OPTIONS,
     json: {
       type: 'boolean',
@@ -106,25 +102,8 @@ export const generateCommand = defineCommand({
       out,
     });
 
-    const started = performance.now();
-    const bar = progressBar(out.io.stderr, 'loading', {
-      enabled: out.interactive,
-      format: (done, total) => `${formatBytes(done)}/${formatBytes(total)}`,
-    });
-    let loaded: LoadedModel;
+    const loaded = await loadWithProgress(folder, argument, backend, options.dtype, out);
     try {
-      loaded = await loadModel(folder, {
-        backend,
-        ...(options.dtype === undefined
-          ? {}
-          : { computeDType: options.dtype as 'f32' | 'f16' | 'bf16' }),
-        onProgress: (p) => bar.update(p.loaded, p.total, p.name),
-      });
-    } finally {
-      bar.finish();
-    }
-    try {
-      out.diag(`loaded ${argument} in ${formatSeconds(performance.now() - started)} (${backend})`);
       const generation: GenerateOptions = {
         maxNewTokens: options['max-new-tokens'] ?? defaultMaxNewTokens(loaded, options.prompt),
         temperature: options.temperature ?? 0,

@@ -12,8 +12,8 @@ import { loadTokenizer } from '@slimlm/hub';
 import { defineCommand } from '../command';
 import { UsageError } from '../errors';
 import type { Output } from '../io';
-import { MODEL_OPTIONS } from '../options';
-import { BACKENDS, selectBackend } from '../utils/backend';
+import { BACKEND_OPTION, MODEL_OPTIONS } from '../options';
+import { type BACKENDS, selectBackend } from '../utils/backend';
 import { formatInteger, formatSeconds } from '../utils/format';
 import { progressBar } from '../utils/progress';
 import { resolveModel } from '../utils/resolve-model';
@@ -160,11 +160,7 @@ export const quantizeCommand = defineCommand({
         'Continue an interrupted run with the same settings from its last finished block',
     },
     overwrite: { type: 'boolean', description: 'Replace --out when it already exists' },
-    backend: {
-      type: 'string',
-      choices: BACKENDS,
-      description: 'Kernels to run on (default: cpu when its native addon loads)',
-    },
+    ...BACKEND_OPTION,
     ...MODEL_OPTIONS,
     json: {
       type: 'boolean',
