@@ -19,13 +19,17 @@ function shapeError(a: Tensor, b: Tensor, why: string): SlimlmError {
 /** The narrow float dtypes a weight may be stored in while an f32 operand multiplies it. */
 const MIXED_WEIGHT_DTYPES: readonly DType[] = ['f16', 'bf16'];
 
+/** Whether matmul takes a second operand of dtype `b` as it is beside a first operand of dtype `a`. */
+export function multipliesDirectly(a: DType, b: DType): boolean {
+  return a === b || (a === 'f32' && MIXED_WEIGHT_DTYPES.includes(b));
+}
+
 /**
  * The dtype of `a @ b`, or a DTYPE_MISMATCH naming the rule: equal dtypes, or `a` f32 with `b`
  * f16/bf16 (f32 compute with f16/bf16 storage), which gives f32.
  */
 export function matmulDType(op: string, a: Tensor, b: Tensor): DType {
-  if (a.dtype === b.dtype) return a.dtype;
-  if (a.dtype === 'f32' && MIXED_WEIGHT_DTYPES.includes(b.dtype)) return 'f32';
+  if (multipliesDirectly(a.dtype, b.dtype)) return a.dtype;
   throw new SlimlmError(
     'DTYPE_MISMATCH',
     `${op}: dtypes ${a.dtype} and ${b.dtype} differ; they must be equal, or f32 times f16/bf16 (the second operand narrower); cast one first`,

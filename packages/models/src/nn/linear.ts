@@ -1,4 +1,13 @@
-import { add, cast, type DType, linear, matmul, scope, type Tensor } from '@slimlm/core';
+import {
+  add,
+  cast,
+  type DType,
+  linear,
+  matmul,
+  multipliesDirectly,
+  scope,
+  type Tensor,
+} from '@slimlm/core';
 import { Module } from './module';
 
 /**
@@ -70,8 +79,7 @@ export class Linear extends Module implements LinearLayer {
  * matmul takes it (the same dtype, or f16/bf16 under f32 activations), else a cast copy.
  */
 export function asWeight(t: Tensor, dtype: DType): Tensor {
-  const mixed = dtype === 'f32' && (t.dtype === 'f16' || t.dtype === 'bf16');
-  return mixed ? t : inDType(t, dtype);
+  return multipliesDirectly(dtype, t.dtype) ? t : cast(t, dtype);
 }
 
 /** `t` in `dtype`: itself when it already is, else a cast copy (freed by the caller's scope). */
