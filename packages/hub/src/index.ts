@@ -47,4 +47,11 @@ export type {
 export { hubSettings } from './hub/hub-settings';
 export { pull } from './hub/pull';
 export { push } from './hub/push';
-export type { HubSettings, PullOptions, PullProgress, PushOptions, PushResult } from './hub/types';
+export type {
+  HubSettings,
+  PullOptions,
+  PullProgress,
+  PushOptions,
+  PushResult,
+  RepoType,
+} from './hub/types';

@@ -211,6 +211,28 @@ describe('pull', () => {
     expect(readdirSync(join(storage(), 'refs'))).toEqual(['dev']);
   });
 
+  it('pulls a dataset repository into datasets--<org>--<name>', async () => {
+    const records = Buffer.from('{"text": "one"}\n{"text": "two"}\n');
+    const sha = hub.addRepo('datasets/slimlm/tiny-texts', {
+      'data/train.jsonl': records,
+      'README.md': Buffer.from('# tiny\n'),
+    });
+    const before = hub.requests.length;
+    const snapshot = await pull('slimlm/tiny-texts', { repoType: 'dataset' });
+    const folder = join(home, 'hub', 'datasets--slimlm--tiny-texts');
+    expect(snapshot).toBe(join(folder, 'snapshots', sha));
+    expect(readFileSync(join(folder, 'refs', 'main'), 'utf8')).toBe(sha);
+    expect(readFileSync(join(snapshot, 'data', 'train.jsonl')).equals(records)).toBe(true);
+    const paths = hub.requests.slice(before).map((r) => r.path.split('?')[0]!);
+    expect(paths[0]).toBe('/api/datasets/slimlm/tiny-texts/revision/main');
+    expect(paths.filter((p) => p.includes('/resolve/')).sort()).toEqual([
+      `/datasets/slimlm/tiny-texts/resolve/${sha}/README.md`,
+      `/datasets/slimlm/tiny-texts/resolve/${sha}/data/train.jsonl`,
+    ]);
+    // A model of that name does not exist: the repository type is part of its identity.
+    expect((await rejection(pull('slimlm/tiny-texts'))).code).toBe('UNAUTHORIZED');
+  });
+
   it('reports progress with growing byte counts per file', async () => {
     const events: PullProgress[] = [];
     await pull(REPO, { onProgress: (p) => events.push(p) });

@@ -74,6 +74,33 @@ describe('push', () => {
     expect(hub.files('me/twice')!.get('config.json')!.toString()).toBe('{"changed": true}\n');
   });
 
+  it('commits to a new branch made from main, leaving main as it was', async () => {
+    const first = await push(folder, 'me/branched');
+    writeFileSync(join(folder, 'config.json'), '{"branch": true}\n');
+    const dev = await push(folder, 'me/branched', { branch: 'dev' });
+    expect(dev.url).toBe(`${hub.url}/me/branched/commit/${dev.commitOid}`);
+    expect(hub.files('me/branched', 'dev')!.get('config.json')!.toString()).toBe(
+      '{"branch": true}\n',
+    );
+    expect(hub.files('me/branched', 'main')!.get('config.json')!.toString()).not.toContain(
+      'branch',
+    );
+    expect(hub.files('me/branched', first.commitOid!)).toBeDefined();
+    // A second push to the branch finds it there and adds a commit on top.
+    writeFileSync(join(folder, 'config.json'), '{"branch": 2}\n');
+    await push(folder, 'me/branched', { branch: 'dev' });
+    expect(hub.files('me/branched', 'dev')!.get('config.json')!.toString()).toBe('{"branch": 2}\n');
+  });
+
+  it('creates and fills a dataset repository', async () => {
+    const result = await push(folder, 'me/texts', { repoType: 'dataset' });
+    expect(result.url).toBe(`${hub.url}/datasets/me/texts/commit/${result.commitOid}`);
+    expect(hub.files('datasets/me/texts')!.get('extra/notes.txt')!.toString()).toBe(
+      'trained with slimlm\n',
+    );
+    expect(hub.files('me/texts')).toBeUndefined();
+  });
+
   it('asks for a token with write access and never shows it', async () => {
     vi.stubEnv('HF_TOKEN', '');
     const missing = await rejection(push(folder, 'me/no-token'));
@@ -93,5 +120,9 @@ describe('push', () => {
     mkdirSync(empty);
     expect((await rejection(push(empty, 'me/x'))).code).toBe('INVALID_ARGUMENT');
     expect((await rejection(push(folder, 'no-namespace'))).code).toBe('INVALID_ARGUMENT');
+    const sha = 'a'.repeat(40);
+    const pinned = await rejection(push(folder, 'me/x', { branch: sha }));
+    expect(pinned.code).toBe('INVALID_ARGUMENT');
+    expect(pinned.message).toContain('not a branch name');
   });
 });

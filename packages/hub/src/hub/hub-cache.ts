@@ -3,9 +3,10 @@ import { readFileSync } from 'node:fs';
 import { copyFile, mkdir, readlink, rename, rm, symlink, writeFile } from 'node:fs/promises';
 import { dirname, join, relative } from 'node:path';
 import { SlimlmError } from '@slimlm/core';
+import type { RepoType } from './types';
 
 // huggingface_hub's cache layout, so that either library reuses what the other downloaded:
-//   <cacheDir>/models--<org>--<name>/
+//   <cacheDir>/models--<org>--<name>/   (datasets--<org>--<name>/ for a dataset)
 //     blobs/<etag>                  file contents; the etag is the sha256 of LFS files, the git
 //                                   blob sha1 of the others
 //     refs/<revision>               the commit sha the branch or tag pointed to when last resolved
@@ -17,8 +18,12 @@ export function isCommitSha(revision: string): boolean {
   return COMMIT_SHA.test(revision);
 }
 
-export function repoStorageFolder(cacheDir: string, repoId: string): string {
-  return join(cacheDir, ['models', ...repoId.split('/')].join('--'));
+export function repoStorageFolder(
+  cacheDir: string,
+  repoId: string,
+  repoType: RepoType = 'model',
+): string {
+  return join(cacheDir, [`${repoType}s`, ...repoId.split('/')].join('--'));
 }
 
 /** The commit a revision stands for in the cache: itself when it is a sha, else refs/<revision>. */

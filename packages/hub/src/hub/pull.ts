@@ -1,7 +1,7 @@
 import { existsSync, statSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
-import { type ListFileEntry, listFiles, modelInfo } from '@huggingface/hub';
+import { datasetInfo, type ListFileEntry, listFiles, modelInfo } from '@huggingface/hub';
 import { SlimlmError } from '@slimlm/core';
 import { downloadBlob } from './download-blob';
 import { filterPaths } from './fnmatch';
@@ -18,7 +18,7 @@ import {
 import { type HubErrorContext, hubError } from './hub-error';
 import { createHubFetch } from './hub-fetch';
 import { hubSettings } from './hub-settings';
-import type { PullOptions } from './types';
+import type { PullOptions, RepoType } from './types';
 
 const REPO_ID = /^[\w.-]+(\/[\w.-]+)?$/;
 // Downloads under way in this process, by blob path: two pulls of one repository share them
@@ -35,22 +35,33 @@ function once(blob: string, download: () => Promise<void>): Promise<void> {
 }
 
 /**
- * Downloads a model repository at a revision into the huggingface_hub cache and returns its
- * snapshot folder. Files already cached (by Python or by slimlm) are not downloaded again; offline
+ * Downloads a model (or dataset) repository at a revision into the huggingface_hub cache and
+ * returns its snapshot folder. Files already cached (by Python or by slimlm) are not downloaded again; offline
  * (`HF_HUB_OFFLINE`), or when the Hub cannot be reached, the cached snapshot is used.
  */
 export async function pull(repoId: string, options: PullOptions = {}): Promise<string> {
+  const repoType = options.repoType ?? 'model';
+  if (repoType !== 'model' && repoType !== 'dataset') {
+    throw new SlimlmError(
+      'INVALID_ARGUMENT',
+      `pull: repoType must be "model" or "dataset", got "${String(repoType)}".`,
+    );
+  }
   if (!REPO_ID.test(repoId) || repoId.includes('..')) {
     throw new SlimlmError(
       'INVALID_ARGUMENT',
-      `pull: "${repoId}" is not a model repository id; expected "<namespace>/<name>" (or "<name>").`,
+      `pull: "${repoId}" is not a ${repoType} repository id; expected "<namespace>/<name>" (or "<name>").`,
     );
   }
   const settings = hubSettings();
   const token = options.token ?? settings.token;
   const endpoint = (options.endpoint ?? settings.endpoint).replace(/\/+$/, '');
   const revision = options.revision ?? 'main';
-  const storage = repoStorageFolder(resolve(options.cacheDir ?? settings.cacheDir), repoId);
+  const storage = repoStorageFolder(
+    resolve(options.cacheDir ?? settings.cacheDir),
+    repoId,
+    repoType,
+  );
   const context: HubErrorContext = { repoId, endpoint, revision, token };
   if (options.offline ?? settings.offline) {
     const cached = cachedSnapshot(storage, revision);
@@ -67,14 +78,7 @@ export async function pull(repoId: string, options: PullOptions = {}): Promise<s
   let commit: string;
   let siblings: string[] | undefined;
   try {
-    const info = await modelInfo({
-      ...client,
-      name: repoId,
-      revision,
-      additionalFields: ['sha', 'filePaths'],
-    });
-    commit = String(info.sha ?? '');
-    siblings = info.filePaths;
+    ({ commit, siblings } = await revisionInfo(client, repoType, repoId, revision));
   } catch (error) {
     const failure = hubError(error, context);
     // Like huggingface_hub: when the Hub cannot be reached, a cached snapshot will do.
@@ -123,7 +127,7 @@ export async function pull(repoId: string, options: PullOptions = {}): Promise<s
   try {
     for await (const entry of listFiles({
       ...client,
-      repo: repoId,
+      repo: { type: repoType, name: repoId },
       revision: commit,
       recursive: true,
     })) {
@@ -156,7 +160,7 @@ export async function pull(repoId: string, options: PullOptions = {}): Promise<s
     const report = (loaded: number, filesDone: number) =>
       onProgress?.({ file, loaded, total, filesDone, filesTotal: entries.length });
     if (!existsSync(blob)) {
-      const url = `${endpoint}/${repoId}/resolve/${commit}/${file.split('/').map(encodeURIComponent).join('/')}`;
+      const url = `${endpoint}/${repoType === 'dataset' ? 'datasets/' : ''}${repoId}/resolve/${commit}/${file.split('/').map(encodeURIComponent).join('/')}`;
       try {
         await once(blob, () =>
           downloadBlob({
@@ -178,6 +182,29 @@ export async function pull(repoId: string, options: PullOptions = {}): Promise<s
     report(total, i + 1);
   }
   return finish();
+}
+
+/**
+ * The commit a revision is at, and for a model its file list (the Hub's dataset info has none:
+ * the tree listing gives it).
+ */
+async function revisionInfo(
+  client: { hubUrl: string; fetch: typeof fetch },
+  repoType: RepoType,
+  name: string,
+  revision: string,
+): Promise<{ commit: string; siblings?: string[] }> {
+  if (repoType === 'dataset') {
+    const info = await datasetInfo({ ...client, name, revision, additionalFields: ['sha'] });
+    return { commit: String(info.sha ?? '') };
+  }
+  const info = await modelInfo({
+    ...client,
+    name,
+    revision,
+    additionalFields: ['sha', 'filePaths'],
+  });
+  return { commit: String(info.sha ?? ''), siblings: info.filePaths };
 }
 
 function cachedSnapshot(storage: string, revision: string): { folder?: string; missing: string } {

@@ -1,8 +1,9 @@
 import { openAsBlob } from 'node:fs';
 import { readdir, stat } from 'node:fs/promises';
 import { join, relative, resolve, sep } from 'node:path';
-import { createRepo, HubApiError, uploadFiles } from '@huggingface/hub';
+import { createBranch, createRepo, HubApiError, uploadFiles } from '@huggingface/hub';
 import { SlimlmError } from '@slimlm/core';
+import { isCommitSha } from './hub-cache';
 import { type HubErrorContext, hubError } from './hub-error';
 import { createHubFetch } from './hub-fetch';
 import { hubSettings } from './hub-settings';
@@ -13,24 +14,38 @@ const REPO_ID = /^[\w.-]+\/[\w.-]+$/;
 const SKIPPED_FOLDERS = new Set(['.git', join('.cache', 'huggingface')]);
 
 /**
- * Uploads every file of a folder to a model repository in one commit, creating the repository
- * (private when asked) if it does not exist yet.
+ * Uploads every file of a folder to a model (or dataset) repository in one commit on a branch,
+ * creating the repository (private when asked) and the branch if they do not exist yet.
  */
 export async function push(
   folder: string,
   repoId: string,
   options: PushOptions = {},
 ): Promise<PushResult> {
+  const repoType = options.repoType ?? 'model';
+  const branch = options.branch ?? 'main';
+  if (repoType !== 'model' && repoType !== 'dataset') {
+    throw new SlimlmError(
+      'INVALID_ARGUMENT',
+      `push: repoType must be "model" or "dataset", got "${String(repoType)}".`,
+    );
+  }
   if (!REPO_ID.test(repoId) || repoId.includes('..')) {
     throw new SlimlmError(
       'INVALID_ARGUMENT',
-      `push: "${repoId}" is not a model repository id; expected "<namespace>/<name>".`,
+      `push: "${repoId}" is not a ${repoType} repository id; expected "<namespace>/<name>".`,
+    );
+  }
+  if (branch.trim() === '' || isCommitSha(branch)) {
+    throw new SlimlmError(
+      'INVALID_ARGUMENT',
+      `push: "${branch}" is not a branch name; commits go on a branch (default main).`,
     );
   }
   const settings = hubSettings();
   const token = options.token ?? settings.token;
   const endpoint = (options.endpoint ?? settings.endpoint).replace(/\/+$/, '');
-  const context: HubErrorContext = { repoId, endpoint, token, access: 'write' };
+  const context: HubErrorContext = { repoId, endpoint, revision: branch, token, access: 'write' };
   if (settings.offline) {
     throw new SlimlmError(
       'NETWORK',
@@ -50,9 +65,10 @@ export async function push(
   }
 
   const hubFetch = createHubFetch({ endpoint, token, fetch: options.fetch });
+  const repo = { type: repoType, name: repoId };
   try {
     await createRepo({
-      repo: repoId,
+      repo,
       hubUrl: endpoint,
       fetch: hubFetch,
       ...(options.private === undefined
@@ -64,6 +80,14 @@ export async function push(
     const exists = error instanceof HubApiError && error.statusCode === 409;
     if (!exists) throw hubError(error, context);
   }
+  if (branch !== 'main') {
+    try {
+      await createBranch({ repo, branch, revision: 'main', hubUrl: endpoint, fetch: hubFetch });
+    } catch (error) {
+      const exists = error instanceof HubApiError && error.statusCode === 409;
+      if (!exists) throw hubError(error, context);
+    }
+  }
   try {
     const contents = await Promise.all(
       files.map(async (path) => ({
@@ -72,7 +96,8 @@ export async function push(
       })),
     );
     const output = await uploadFiles({
-      repo: repoId,
+      repo,
+      branch,
       files: contents,
       commitTitle: options.commitMessage ?? `Upload ${contents.length} files with slimlm`,
       hubUrl: endpoint,

@@ -12,6 +12,9 @@ export interface HubSettings {
   endpoint: string;
 }
 
+/** The kinds of Hub repository slimlm reads and writes. */
+export type RepoType = 'model' | 'dataset';
+
 /** One progress report of {@link pull}: bytes of the current file and files finished so far. */
 export interface PullProgress {
   file: string;
@@ -22,6 +25,8 @@ export interface PullProgress {
 }
 
 export interface PullOptions {
+  /** Default `model`; a dataset lives under `datasets/` on the Hub and `datasets--` in the cache. */
+  repoType?: RepoType;
   /** Branch, tag or commit sha; default `main`. */
   revision?: string;
   /** fnmatch-style globs as in huggingface_hub (`*.json`, `*.safetensors`, `tokenizer*`): keep only matching files. */
@@ -37,6 +42,13 @@ export interface PullOptions {
 }
 
 export interface PushOptions {
+  /** Default `model`. */
+  repoType?: RepoType;
+  /**
+   * The branch to commit to, default `main`; one that does not exist yet is created from the
+   * head of `main` first, as huggingface_hub's push_to_hub does.
+   */
+  branch?: string;
   /** Visibility when the repository has to be created; an existing one is left as it is. */
   private?: boolean;
   commitMessage?: string;

@@ -7,9 +7,13 @@ import { vi } from 'vitest';
 
 /**
  * A local stand-in for huggingface.co, just big enough for the real @huggingface/hub client and
- * slimlm's downloader: model info by revision, paged tree listing, resolve (with Range, ETag,
- * X-Repo-Commit, X-Linked-Etag/Size), create repo, preupload, LFS batch with basic transfer
- * (no xet, so the client falls back to a plain PUT), and the ndjson commit.
+ * slimlm's downloader: model and dataset info by revision, paged tree listing, resolve (with
+ * Range, ETag, X-Repo-Commit, X-Linked-Etag/Size), create repo, create branch, preupload, LFS
+ * batch with basic transfer (no xet, so the client falls back to a plain PUT), and the ndjson
+ * commit (to an existing branch only, as on the Hub).
+ *
+ * Repositories are named as @huggingface/hub names them: `owner/name` for a model,
+ * `datasets/owner/name` for a dataset.
  */
 
 export interface RecordedRequest {
@@ -74,6 +78,11 @@ function lfsPointer(bytes: Buffer): Buffer {
   return Buffer.from(
     `version https://git-lfs.github.com/spec/v1\noid sha256:${sha256(bytes)}\nsize ${bytes.byteLength}\n`,
   );
+}
+
+/** The server's key of a repository from a URL's `models`/`datasets` part (or none) and its id. */
+function repoKey(kind: string | undefined, id: string): string {
+  return kind === 'datasets' || kind === 'dataset' ? `datasets/${id}` : id;
 }
 
 export async function startHubServer(): Promise<HubServer> {
@@ -215,10 +224,10 @@ export async function startHubServer(): Promise<HubServer> {
       return json(res, failure.status, { error: failure.message });
     }
 
-    let m = path.match(/^\/api\/models\/([^/]+\/[^/]+)\/revision\/([^/]+)$/);
+    let m = path.match(/^\/api\/(models|datasets)\/([^/]+\/[^/]+)\/revision\/([^/]+)$/);
     if (m && method === 'GET') {
-      const id = decodeURIComponent(m[1]!);
-      const found = findCommit(req, res, id, decodeURIComponent(m[2]!));
+      const id = decodeURIComponent(m[2]!);
+      const found = findCommit(req, res, repoKey(m[1], id), decodeURIComponent(m[3]!));
       if (!found) return;
       const { repo, sha } = found;
       return json(res, 200, {
@@ -231,9 +240,10 @@ export async function startHubServer(): Promise<HubServer> {
       });
     }
 
-    m = path.match(/^\/api\/models\/([^/]+\/[^/]+)\/tree\/([^/]+)(\/.*)?$/);
+    m = path.match(/^\/api\/(models|datasets)\/([^/]+\/[^/]+)\/tree\/([^/]+)(\/.*)?$/);
     if (m && method === 'GET') {
-      const found = findCommit(req, res, decodeURIComponent(m[1]!), decodeURIComponent(m[2]!));
+      const key = repoKey(m[1], decodeURIComponent(m[2]!));
+      const found = findCommit(req, res, key, decodeURIComponent(m[3]!));
       if (!found) return;
       const { repo, sha } = found;
       const entries: object[] = [];
@@ -256,14 +266,14 @@ export async function startHubServer(): Promise<HubServer> {
       return json(res, 200, page, headers);
     }
 
-    m = path.match(/^\/([^/]+\/[^/]+)\/resolve\/([^/]+)\/(.+)$/);
+    m = path.match(/^\/(?:(datasets)\/)?([^/]+\/[^/]+)\/resolve\/([^/]+)\/(.+)$/);
     if (m && (method === 'GET' || method === 'HEAD')) {
-      const id = decodeURIComponent(m[1]!);
-      const revision = decodeURIComponent(m[2]!);
-      const found = findCommit(req, res, id, revision);
+      const key = repoKey(m[1], decodeURIComponent(m[2]!));
+      const revision = decodeURIComponent(m[3]!);
+      const found = findCommit(req, res, key, revision);
       if (!found) return;
       const { repo, sha } = found;
-      const file = m[3]!.split('/').map(decodeURIComponent).join('/');
+      const file = m[4]!.split('/').map(decodeURIComponent).join('/');
       let bytes = repo.commits.get(sha)!.get(file);
       if (!bytes) return fail(res, 404, 'EntryNotFound', `${file} does not exist on "${revision}"`);
       const lfs = isLfs(file, bytes.byteLength);
@@ -309,11 +319,18 @@ export async function startHubServer(): Promise<HubServer> {
         name: string;
         organization?: string;
         visibility?: string;
+        type?: string;
       };
       if (!authorized(req))
         return fail(res, 401, 'InvalidCredentials', 'Invalid username or password.');
-      const id = `${body.organization}/${body.name}`;
-      if (repos.has(id)) return fail(res, 409, 'RepoExists', 'You already created this model repo');
+      const id = repoKey(body.type, `${body.organization}/${body.name}`);
+      if (repos.has(id))
+        return fail(
+          res,
+          409,
+          'RepoExists',
+          `You already created this ${body.type ?? 'model'} repo`,
+        );
       const repo: Repo = {
         private: body.visibility === 'private',
         branches: new Map(),
@@ -328,13 +345,31 @@ export async function startHubServer(): Promise<HubServer> {
       return json(res, 200, { url: `${url}/${id}`, id: `id-${id}`, name: id });
     }
 
-    m = path.match(/^\/api\/models\/([^/]+\/[^/]+)\/preupload\/([^/]+)$/);
+    m = path.match(/^\/api\/(models|datasets)\/([^/]+\/[^/]+)\/branch\/([^/]+)$/);
+    if (m && method === 'POST') {
+      const body = JSON.parse((await readBody(req)).toString() || '{}') as {
+        startingPoint?: string;
+      };
+      if (!authorized(req)) return fail(res, 401, 'InvalidCredentials', 'Invalid credentials');
+      const found = findCommit(req, res, repoKey(m[1], decodeURIComponent(m[2]!)), 'main');
+      if (!found) return;
+      const branch = decodeURIComponent(m[3]!);
+      if (found.repo.branches.has(branch))
+        return fail(res, 409, 'BranchExists', `Reference already exists: refs/heads/${branch}`);
+      const start = resolveRevision(found.repo, body.startingPoint ?? 'main');
+      if (!start)
+        return fail(res, 404, 'RevisionNotFound', `Invalid rev id: ${body.startingPoint}`);
+      found.repo.branches.set(branch, start);
+      return json(res, 200, {});
+    }
+
+    m = path.match(/^\/api\/(models|datasets)\/([^/]+\/[^/]+)\/preupload\/([^/]+)$/);
     if (m && method === 'POST') {
       const body = JSON.parse((await readBody(req)).toString()) as {
         files: { path: string; size: number }[];
       };
       if (!authorized(req)) return fail(res, 401, 'InvalidCredentials', 'Invalid credentials');
-      if (!repos.has(decodeURIComponent(m[1]!)))
+      if (!repos.has(repoKey(m[1], decodeURIComponent(m[2]!))))
         return fail(res, 404, 'RepoNotFound', 'Repository not found');
       return json(res, 200, {
         files: body.files.map((f) => ({
@@ -345,7 +380,7 @@ export async function startHubServer(): Promise<HubServer> {
       });
     }
 
-    m = path.match(/^\/([^/]+\/[^/]+)\.git\/info\/lfs\/objects\/batch$/);
+    m = path.match(/^\/(?:datasets\/)?([^/]+\/[^/]+)\.git\/info\/lfs\/objects\/batch$/);
     if (m && method === 'POST') {
       const body = JSON.parse((await readBody(req)).toString()) as {
         objects: { oid: string; size: number }[];
@@ -373,16 +408,17 @@ export async function startHubServer(): Promise<HubServer> {
       return res.end();
     }
 
-    m = path.match(/^\/api\/models\/([^/]+\/[^/]+)\/commit\/([^/]+)$/);
+    m = path.match(/^\/api\/(models|datasets)\/([^/]+\/[^/]+)\/commit\/([^/]+)$/);
     if (m && method === 'POST') {
       const lines = (await readBody(req)).toString().split('\n').filter(Boolean);
       if (!authorized(req)) return fail(res, 401, 'InvalidCredentials', 'Invalid credentials');
-      const id = decodeURIComponent(m[1]!);
-      const branch = decodeURIComponent(m[2]!);
+      const id = repoKey(m[1], decodeURIComponent(m[2]!));
+      const branch = decodeURIComponent(m[3]!);
       const repo = repos.get(id);
       if (!repo) return fail(res, 404, 'RepoNotFound', 'Repository not found');
       const parent = repo.branches.get(branch);
-      const files = new Map(parent ? repo.commits.get(parent) : []);
+      if (!parent) return fail(res, 404, 'RevisionNotFound', `Invalid rev id: ${branch}`);
+      const files = new Map(repo.commits.get(parent));
       for (const line of lines) {
         const { key, value } = JSON.parse(line) as { key: string; value: Record<string, string> };
         if (key === 'file') files.set(value.path!, Buffer.from(value.content!, 'base64'));
