@@ -6,6 +6,7 @@ import { ConfigReader } from '../config/config-reader';
 import { loadGenerationConfig } from '../config/generation-config';
 import { readJsonFile } from '../config/read-json-file';
 import { loadTokenizerConfig, type TokenizerConfig } from '../config/tokenizer-config';
+import { encodeLongWordsInPieces } from './bpe-pieces';
 import { ChatTemplate } from './chat-template';
 import type {
   ChatMessage,
@@ -53,6 +54,7 @@ export async function loadTokenizer(
       `${tokenizerFile}: @huggingface/tokenizers cannot build this tokenizer: ${(error as Error).message}`,
     );
   }
+  encodeLongWordsInPieces(tokenizer);
   return new LoadedTokenizer(folder, tokenizer, config, options);
 }
 
