@@ -57,6 +57,11 @@ describe('push', () => {
       expect(remote.get(path)?.equals(bytes), path).toBe(true);
     }
     expect(remote.has('.git/HEAD')).toBe(false);
+    expect(result.files).toEqual(
+      Object.entries(local)
+        .map(([path, bytes]) => ({ path, size: bytes.byteLength }))
+        .sort((a, b) => (a.path < b.path ? -1 : 1)),
+    );
 
     vi.stubEnv('HF_TOKEN', '');
     expect((await rejection(pull('me/round-trip'))).code).toBe('UNAUTHORIZED');

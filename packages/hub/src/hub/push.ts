@@ -103,7 +103,10 @@ export async function push(
       hubUrl: endpoint,
       fetch: hubFetch,
     });
-    const result: PushResult = { url: output?.commit.url ?? `${endpoint}/${repoId}` };
+    const result: PushResult = {
+      url: output?.commit.url ?? `${endpoint}/${repoId}`,
+      files: contents.map(({ path, content }) => ({ path, size: content.size })),
+    };
     if (output?.commit.oid) result.commitOid = output.commit.oid;
     return result;
   } catch (error) {

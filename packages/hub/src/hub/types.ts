@@ -61,4 +61,6 @@ export interface PushResult {
   commitOid?: string;
   /** The commit's page, or the repository's when the Hub returns no commit url. */
   url: string;
+  /** The files uploaded: their paths in the repository and sizes in bytes. */
+  files: { path: string; size: number }[];
 }
