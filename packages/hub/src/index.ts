@@ -44,6 +44,7 @@ export type {
 
 // hub
 
+export { filterPaths } from './hub/fnmatch';
 export { hubSettings } from './hub/hub-settings';
 export { pull } from './hub/pull';
 export { push } from './hub/push';

@@ -44,6 +44,7 @@ describe('push', () => {
     const result = await push(folder, 'me/round-trip', { private: true, commitMessage: 'First' });
     expect(result.commitOid).toMatch(/^[0-9a-f]{40}$/);
     expect(result.url).toBe(`${hub.url}/me/round-trip/commit/${result.commitOid}`);
+    expect(hub.commitTitle('me/round-trip')).toBe('First');
     const paths = hub.requests.slice(before).map((r) => `${r.method} ${r.path.split('?')[0]}`);
     expect(paths.filter((p) => p.includes('/commit/'))).toHaveLength(1);
     expect(paths).toContain('POST /api/repos/create');

@@ -27,6 +27,8 @@ interface Repo {
   private: boolean;
   branches: Map<string, string>;
   commits: Map<string, Map<string, Buffer>>;
+  /** The commit title (summary) each pushed commit was sent with. */
+  titles: Map<string, string>;
 }
 
 export interface HubServer {
@@ -49,6 +51,8 @@ export interface HubServer {
     options?: { private?: boolean; branch?: string },
   ): string;
   files(id: string, revision?: string): Map<string, Buffer> | undefined;
+  /** The title a pushed commit was sent with. */
+  commitTitle(id: string, revision?: string): string | undefined;
   close(): Promise<void>;
 }
 
@@ -116,7 +120,12 @@ export async function startHubServer(): Promise<HubServer> {
     addRepo(id, files, options = {}) {
       let repo = repos.get(id);
       if (!repo) {
-        repo = { private: options.private ?? false, branches: new Map(), commits: new Map() };
+        repo = {
+          private: options.private ?? false,
+          branches: new Map(),
+          commits: new Map(),
+          titles: new Map(),
+        };
         repos.set(id, repo);
       }
       return commitFiles(repo, options.branch ?? 'main', new Map(Object.entries(files)));
@@ -125,6 +134,11 @@ export async function startHubServer(): Promise<HubServer> {
       const repo = repos.get(id);
       const sha = repo && resolveRevision(repo, revision);
       return sha ? repo.commits.get(sha) : undefined;
+    },
+    commitTitle(id, revision = 'main') {
+      const repo = repos.get(id);
+      const sha = repo && resolveRevision(repo, revision);
+      return sha ? repo.titles.get(sha) : undefined;
     },
     close: () =>
       new Promise((done) => {
@@ -335,6 +349,7 @@ export async function startHubServer(): Promise<HubServer> {
         private: body.visibility === 'private',
         branches: new Map(),
         commits: new Map(),
+        titles: new Map(),
       };
       repos.set(id, repo);
       commitFiles(
@@ -419,8 +434,10 @@ export async function startHubServer(): Promise<HubServer> {
       const parent = repo.branches.get(branch);
       if (!parent) return fail(res, 404, 'RevisionNotFound', `Invalid rev id: ${branch}`);
       const files = new Map(repo.commits.get(parent));
+      let title = '';
       for (const line of lines) {
         const { key, value } = JSON.parse(line) as { key: string; value: Record<string, string> };
+        if (key === 'header') title = value.summary ?? '';
         if (key === 'file') files.set(value.path!, Buffer.from(value.content!, 'base64'));
         if (key === 'deletedFile') files.delete(value.path!);
         if (key === 'lfsFile') {
@@ -431,6 +448,7 @@ export async function startHubServer(): Promise<HubServer> {
         }
       }
       const sha = commitFiles(repo, branch, files);
+      repo.titles.set(sha, title);
       return json(res, 200, {
         success: true,
         commitOid: sha,
