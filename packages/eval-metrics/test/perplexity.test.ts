@@ -1,16 +1,11 @@
 import '@slimlm/kernels-cpu';
 import { readFileSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
 import { SlimlmError } from '@slimlm/core';
-import { loadTokenizer, type Tokenizer } from '@slimlm/hub';
+import { loadTokenizer } from '@slimlm/hub';
 import { type CausalLM, modelFromFolder } from '@slimlm/models';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { perplexity } from '../src/index';
-
-const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
-const WIKILLAMA = `${ROOT}packages/models/assets/wikillama-7m`;
-const STORIES = `${ROOT}fixtures/stories260K-hf`;
-const WIKITEXT = `${ROOT}fixtures/wikitext-2-raw/wiki.test.raw`;
+import { ROOT, relative, STORIES, WIKILLAMA, WIKITEXT, wikitextIds } from './helpers';
 
 interface NllEntry {
   ids_with_bos?: number[];
@@ -24,20 +19,6 @@ const wikillamaReference = JSON.parse(
 const storiesReference = JSON.parse(
   readFileSync(`${ROOT}fixtures/stories260K-reference.json`, 'utf8'),
 ) as { nll: NllEntry[] };
-
-const relative = (a: number, b: number) => Math.abs(a - b) / Math.abs(b);
-
-/**
- * The first `count` ids of [1] + encode(wiki.test.raw): a prefix cut at a line boundary encodes
- * to the same leading ids as the whole file (packages/models/scripts/heldout-ppl.mjs checks it).
- */
-function wikitextIds(tokenizer: Tokenizer, count: number): number[] {
-  const text = readFileSync(WIKITEXT, 'utf8');
-  const cut = text.lastIndexOf('\n', 6 * count) + 1;
-  const ids = [1, ...tokenizer.encode(text.slice(0, cut), { addSpecialTokens: false })];
-  expect(ids.length).toBeGreaterThanOrEqual(count);
-  return ids.slice(0, count);
-}
 
 describe('perplexity, gptq-non-overlapping protocol, wikillama-7m', () => {
   let model: CausalLM;
