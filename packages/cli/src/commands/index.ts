@@ -2,6 +2,8 @@ import type { Command } from '../command';
 import { evalCommand } from './eval';
 import { generateCommand } from './generate';
 import { infoCommand } from './info';
+import { pullCommand } from './pull';
+import { pushCommand } from './push';
 import { quantizeCommand } from './quantize';
 
 /** Every `slimlm` command, in the order `slimlm --help` lists them. */
@@ -10,4 +12,6 @@ export const COMMANDS: readonly Command[] = [
   generateCommand,
   quantizeCommand,
   evalCommand,
+  pullCommand,
+  pushCommand,
 ];

@@ -1,7 +1,6 @@
 import { resolveModelFolder } from '@slimlm/models';
 import type { Output } from '../io';
-import { formatBytes } from './format';
-import { progressBar } from './progress';
+import { pullProgress } from './pull-progress';
 
 /**
  * A <model> argument → its folder, by @slimlm/models' rules (built-in name, local folder, or Hub
@@ -12,20 +11,16 @@ export async function resolveModel(
   options: { revision?: string; out: Output },
 ): Promise<{ folder: string }> {
   const { out } = options;
-  const bar = progressBar(out.io.stderr, `pulling ${argument}`, {
-    enabled: out.interactive,
-    format: (done, total) => `${formatBytes(done)}/${formatBytes(total)}`,
-  });
+  const progress = pullProgress(out, `pulling ${argument}`);
   try {
     const folder = await resolveModelFolder(argument, {
       ...(options.revision === undefined ? {} : { revision: options.revision }),
       cwd: out.io.cwd,
       env: out.io.env as NodeJS.ProcessEnv,
-      onProgress: (p) =>
-        bar.update(p.loaded, p.total, `(${p.filesDone}/${p.filesTotal} files) ${p.file}`),
+      onProgress: progress.onProgress,
     });
     return { folder };
   } finally {
-    bar.finish();
+    progress.finish();
   }
 }
