@@ -22,6 +22,13 @@ export interface LoadedCheckpoint<State> {
   tensors: TensorSource;
 }
 
+// JSON has no NaN or Infinity (a skipped step's gradient norm): they travel as strings.
+const NON_FINITE = new Set(['NaN', 'Infinity', '-Infinity']);
+const writeNonFinite = (_key: string, value: unknown) =>
+  typeof value === 'number' && !Number.isFinite(value) ? String(value) : value;
+const readNonFinite = (_key: string, value: unknown) =>
+  typeof value === 'string' && NON_FINITE.has(value) ? Number(value) : value;
+
 /** The folder of the checkpoint after `step` optimizer steps. */
 export function checkpointPath(dir: string, step: number): string {
   return join(dir, `${PREFIX}${step}`);
@@ -58,7 +65,7 @@ export function saveCheckpoint(
     saveSafetensors(join(temporary, TENSORS_FILE), tensors, {
       metadata: { format: 'slimlm-trainer' },
     });
-    writeFileSync(join(temporary, STATE_FILE), `${JSON.stringify(state, null, 1)}\n`);
+    writeFileSync(join(temporary, STATE_FILE), `${JSON.stringify(state, writeNonFinite, 1)}\n`);
     rmSync(target, { recursive: true, force: true });
     renameSync(temporary, target);
   } catch (error) {
@@ -84,7 +91,7 @@ export function loadCheckpoint<State>(path: string): LoadedCheckpoint<State> {
   }
   let state: State;
   try {
-    state = JSON.parse(readFileSync(stateFile, 'utf8')) as State;
+    state = JSON.parse(readFileSync(stateFile, 'utf8'), readNonFinite) as State;
   } catch (error) {
     throw new SlimlmError(
       'INVALID_FILE',
