@@ -128,9 +128,71 @@ describe('slimlm eval ppl', () => {
     expect(Math.abs(four.ppl - one.ppl) / one.ppl).toBeLessThan(1e-6);
   });
 
+  it('scores by the optimum and llama.cpp protocols, named in the output', async () => {
+    const run = async (protocol: string, extra: string[] = []) => {
+      const { code, stdout, stderr } = await runCli([
+        'eval',
+        'ppl',
+        WIKILLAMA,
+        '--text',
+        wikiPrefix,
+        '--protocol',
+        protocol,
+        '--max-windows',
+        '3',
+        '--batch',
+        '3',
+        '--json',
+        ...extra,
+      ]);
+      expect(stderr).toBe('');
+      expect(code).toBe(0);
+      return JSON.parse(stdout) as EvalPplJson;
+    };
+    const optimum = await run('optimum');
+    expect(optimum).toMatchObject({
+      protocol: 'optimum',
+      seqlen: 512,
+      windows: 3,
+      tokens: 3 * 511,
+    });
+    const gptq = await run('gptq', ['--seqlen', '512']);
+    expect(gptq.protocol).toBe('gptq-non-overlapping');
+    expect(Math.abs(gptq.mean_nll - optimum.mean_nll)).toBeLessThan(1e-5);
+    // llama.cpp scores the second half of each chunk, with BOS put first (the tokenizer adds one).
+    const llamaCpp = await run('llama.cpp');
+    expect(llamaCpp).toMatchObject({
+      protocol: 'llama.cpp',
+      seqlen: 512,
+      windows: 3,
+      tokens: 3 * 255,
+    });
+    expect(llamaCpp.text_tokens).toBe(optimum.text_tokens);
+    expect(llamaCpp.ppl).not.toBeCloseTo(optimum.ppl, 3);
+
+    const short = await runCli([
+      'eval',
+      'ppl',
+      STORIES,
+      '--text',
+      shortText,
+      '--protocol',
+      'llama.cpp',
+      '--seqlen',
+      '64',
+    ]);
+    expect(short.code).toBe(1);
+    expect(short.stderr).toMatch(
+      /encodes to \d+ tokens, fewer than the 2 windows the llama\.cpp protocol needs of --seqlen 64/,
+    );
+  });
+
   it('exits 2 on usage errors, naming the flag', async () => {
     const cases: [string[], RegExp][] = [
-      [['eval', 'bleu', STORIES, '--text', shortText], /unknown metric 'bleu' \(metrics: ppl\)/],
+      [
+        ['eval', 'bleu', STORIES, '--text', shortText],
+        /unknown metric 'bleu' \(metrics: ppl, task\)/,
+      ],
       [['eval', 'ppl', STORIES], /missing option '--text <file>'/],
       [['eval', 'ppl', '--text', shortText], /missing argument <model>/],
       [
@@ -149,13 +211,25 @@ describe('slimlm eval ppl', () => {
         ['eval', 'ppl', STORIES, '--text', shortText, '--seqlen', '4096'],
         /'--seqlen' is 4096, more than the model's 512 positions/,
       ],
+      [
+        ['eval', 'ppl', STORIES, '--text', shortText, '--protocol', 'hf'],
+        /'--protocol' must be one of gptq, optimum, llama\.cpp, got 'hf'/,
+      ],
+      [
+        ['eval', 'ppl', STORIES, '--text', shortText, '--protocol', 'optimum', '--seqlen', '256'],
+        /'--seqlen' is 256, but the optimum protocol scores windows of 512 tokens only/,
+      ],
+      [
+        ['eval', 'ppl', STORIES, '--text', shortText, '--data', shortText],
+        /option '--data' does not apply to eval ppl/,
+      ],
     ];
     for (const [argv, message] of cases) {
       const { code, stdout, stderr } = await runCli(argv);
       expect(code, argv.join(' ')).toBe(2);
       expect(stdout).toBe('');
       expect(stderr).toMatch(message);
-      expect(stderr).toContain('usage: slimlm eval <metric> <model> --text <file> [options]');
+      expect(stderr).toContain('usage: slimlm eval <metric> <model> [options]');
     }
   });
 

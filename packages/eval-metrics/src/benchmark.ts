@@ -4,9 +4,12 @@ import { Generator, memory, resetPeakBytes, SlimlmError } from '@slimlm/core';
 import { type CausalLM, generate, type LoadedModel } from '@slimlm/models';
 
 export interface GenerationBenchmarkOptions {
-  /** Prompt tokens per row (default 512, as the optimum GPTQ table). */
+  /**
+   * Prompt tokens per row. Default 512, as optimum's published table, or less when the model's
+   * positions cannot hold that many plus the new tokens (see `fitLengths`).
+   */
   promptLength?: number;
-  /** Tokens generated per row, exactly: end-of-sequence ids are ignored (default 512). */
+  /** Tokens generated per row, exactly: end-of-sequence ids are ignored. Default as promptLength. */
   newTokens?: number;
   /** Rows generated together (default 1). */
   batch?: number;
@@ -70,16 +73,10 @@ export async function benchmarkGeneration(
   load: () => Promise<LoadedModel>,
   options: GenerationBenchmarkOptions = {},
 ): Promise<GenerationBenchmark> {
-  const {
-    promptLength = 512,
-    newTokens = 512,
-    batch = 1,
-    repeats = 4,
-    seed = 0,
-    onProgress,
-  } = options;
-  for (const [name, value] of Object.entries({ promptLength, newTokens, batch, repeats })) {
-    if (!Number.isInteger(value) || value < 1) {
+  const { batch = 1, repeats = 4, seed = 0, onProgress } = options;
+  const given = { promptLength: options.promptLength, newTokens: options.newTokens };
+  for (const [name, value] of Object.entries({ ...given, batch, repeats })) {
+    if (value !== undefined && !(Number.isInteger(value) && value >= 1)) {
       throw new SlimlmError(
         'INVALID_ARGUMENT',
         `benchmarkGeneration: ${name} must be an integer >= 1, got ${value}`,
@@ -93,7 +90,8 @@ export async function benchmarkGeneration(
   try {
     const { model } = loaded;
     const { maxPositions, vocabSize } = model.config;
-    if (Number.isFinite(maxPositions) && promptLength + newTokens > maxPositions) {
+    const { promptLength, newTokens } = fitLengths(given, maxPositions);
+    if (promptLength + newTokens > maxPositions) {
       throw new SlimlmError(
         'INVALID_ARGUMENT',
         `benchmarkGeneration: a prompt of ${promptLength} and ${newTokens} new tokens need ${promptLength + newTokens} positions; the model has ${maxPositions}`,
@@ -134,6 +132,27 @@ export async function benchmarkGeneration(
   } finally {
     loaded.dispose();
   }
+}
+
+const DEFAULT_LENGTH = 512;
+
+/**
+ * The lengths to benchmark: explicit ones as given; a missing one 512, or less so that prompt and
+ * new tokens fit the model's positions (half each when neither is given).
+ */
+export function fitLengths(
+  given: { promptLength?: number | undefined; newTokens?: number | undefined },
+  maxPositions: number,
+): { promptLength: number; newTokens: number } {
+  const limit = Number.isFinite(maxPositions) && maxPositions > 0 ? maxPositions : Infinity;
+  const fit = (other: number) => Math.max(1, Math.min(DEFAULT_LENGTH, limit - other));
+  const { promptLength, newTokens } = given;
+  if (promptLength === undefined && newTokens === undefined) {
+    const each = Math.min(DEFAULT_LENGTH, Math.floor(limit / 2));
+    return { promptLength: each, newTokens: each };
+  }
+  if (promptLength === undefined) return { promptLength: fit(newTokens!), newTokens: newTokens! };
+  return { promptLength, newTokens: newTokens ?? fit(promptLength) };
 }
 
 /** `batch` rows of `length` ids uniform in 1 … vocab − 2, as torch.randint(1, vocab − 1). */

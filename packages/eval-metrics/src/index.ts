@@ -8,7 +8,7 @@ export type {
   GenerationBenchmarkOptions,
   WeightsDescription,
 } from './benchmark';
-export { benchmarkGeneration, describeWeights } from './benchmark';
+export { benchmarkGeneration, describeWeights, fitLengths } from './benchmark';
 export type {
   EvaluationSnapshot,
   ForgettingOptions,

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { memory, SlimlmError } from '@slimlm/core';
 import { loadModel } from '@slimlm/models';
 import { describe, expect, test } from 'vitest';
-import { benchmarkGeneration, benchmarkTable, describeWeights } from '../src/index';
+import { benchmarkGeneration, benchmarkTable, describeWeights, fitLengths } from '../src/index';
 import { ROOT, STORIES } from './helpers';
 
 describe('benchmarkGeneration', () => {
@@ -63,6 +63,19 @@ describe('benchmarkGeneration', () => {
     await expect(benchmarkGeneration(() => loadModel(STORIES), { repeats: 0 })).rejects.toThrow(
       /repeats must be an integer >= 1, got 0/,
     );
+  });
+});
+
+describe('fitLengths', () => {
+  test('512 and 512 unless the model has fewer positions; explicit lengths kept', () => {
+    expect(fitLengths({}, 2048)).toEqual({ promptLength: 512, newTokens: 512 });
+    expect(fitLengths({}, 512)).toEqual({ promptLength: 256, newTokens: 256 });
+    expect(fitLengths({ promptLength: 100 }, 512)).toEqual({ promptLength: 100, newTokens: 412 });
+    expect(fitLengths({ newTokens: 500 }, 512)).toEqual({ promptLength: 12, newTokens: 500 });
+    expect(fitLengths({ promptLength: 500, newTokens: 20 }, 512)).toEqual({
+      promptLength: 500,
+      newTokens: 20,
+    });
   });
 });
 

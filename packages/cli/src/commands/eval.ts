@@ -1,9 +1,20 @@
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { SlimlmError } from '@slimlm/core';
-import { type PerplexityProtocol, perplexity } from '@slimlm/eval-metrics';
+import {
+  defaultSeqlen,
+  evaluateTask,
+  type PerplexityProtocol,
+  perplexity,
+  TASK_METRICS,
+  type TaskEvaluation,
+  type TaskExample,
+  type TaskMetric,
+} from '@slimlm/eval-metrics';
 // Registers the 'gptq' quantization method, so that GPTQ checkpoints load like any other.
 import '@slimlm/gptq';
+import type { LoadedModel } from '@slimlm/models';
+import type { ParsedOptions } from '../args';
 import { defineCommand } from '../command';
 import { UsageError } from '../errors';
 import type { Output } from '../io';
@@ -14,8 +25,16 @@ import { loadWithProgress } from '../utils/load-model';
 import { progressBar } from '../utils/progress';
 import { resolveModel } from '../utils/resolve-model';
 
-export const DEFAULT_PPL_SEQLEN = 2048;
-const METRICS = ['ppl'] as const;
+export const DEFAULT_PPL_SEQLEN = defaultSeqlen('gptq-non-overlapping');
+export const DEFAULT_TASK_MAX_NEW_TOKENS = 64;
+const METRICS = ['ppl', 'task'] as const;
+
+/** --protocol's short names → the protocols of @slimlm/eval-metrics. */
+const PROTOCOLS: Readonly<Record<string, PerplexityProtocol>> = {
+  gptq: 'gptq-non-overlapping',
+  optimum: 'optimum',
+  'llama.cpp': 'llama.cpp',
+};
 
 /** `slimlm eval ppl --json`: one object. */
 export interface EvalPplJson {
@@ -23,10 +42,10 @@ export interface EvalPplJson {
   /** The text file, as given. */
   text: string;
   ppl: number;
-  /** Mean negative log-likelihood per predicted token, in nats. */
+  /** Mean negative log-likelihood per scored prediction, in nats. */
   mean_nll: number;
   windows: number;
-  /** Predicted (scored) tokens: windows × (seqlen − 1). */
+  /** Scored predictions: windows × (seqlen − 1), or the second halves for llama.cpp. */
   tokens: number;
   /** Tokens the whole file encodes to (BOS included as the tokenizer adds it). */
   text_tokens: number;
@@ -34,66 +53,122 @@ export interface EvalPplJson {
   protocol: PerplexityProtocol;
 }
 
+/** `slimlm eval task --json`: one object. */
+export interface EvalTaskJson {
+  model: string;
+  /** The data file, as given. */
+  data: string;
+  examples: number;
+  /** Each requested metric: bleu on sacrebleu's 0–100 scale, the others in [0, 1]. */
+  scores: Partial<Record<TaskMetric, number>>;
+  generated_tokens: number;
+  max_new_tokens: number;
+}
+
+const EVAL_OPTIONS = {
+  text: {
+    type: 'string',
+    placeholder: 'file',
+    description: 'eval ppl: UTF-8 text file to score (for example wikitext-2-raw/wiki.test.raw)',
+  },
+  protocol: {
+    type: 'string',
+    choices: Object.keys(PROTOCOLS),
+    description: 'eval ppl: how windows are cut and scored (default gptq)',
+  },
+  seqlen: {
+    type: 'integer',
+    min: 2,
+    placeholder: 'n',
+    description: `eval ppl: tokens per window (default ${DEFAULT_PPL_SEQLEN} for gptq, 512 otherwise, capped by the model's positions)`,
+  },
+  'max-windows': {
+    type: 'integer',
+    min: 1,
+    placeholder: 'n',
+    description: 'eval ppl: score only the first n windows (default all)',
+  },
+  data: {
+    type: 'string',
+    placeholder: 'file',
+    description: 'eval task: JSON Lines file of {"prompt", "response"} examples',
+  },
+  metrics: {
+    type: 'string',
+    placeholder: 'list',
+    description: `eval task: comma-separated metrics (default all: ${TASK_METRICS.join(',')})`,
+  },
+  'max-new-tokens': {
+    type: 'integer',
+    min: 1,
+    placeholder: 'n',
+    description: `eval task: tokens to generate per example at most (default ${DEFAULT_TASK_MAX_NEW_TOKENS})`,
+  },
+  stop: {
+    type: 'string',
+    multiple: true,
+    placeholder: 'text',
+    description: 'eval task: cut each answer before this string (repeatable)',
+  },
+  limit: {
+    type: 'integer',
+    min: 1,
+    placeholder: 'n',
+    description: 'eval task: evaluate only the first n examples',
+  },
+  batch: {
+    type: 'integer',
+    min: 1,
+    placeholder: 'n',
+    description: 'Windows (ppl) or examples (task) per forward pass (default 1)',
+  },
+  dtype: {
+    type: 'string',
+    choices: ['f32', 'f16', 'bf16'],
+    description: 'Compute dtype (default f32; losses are always computed in f32)',
+  },
+  ...BACKEND_OPTION,
+  ...MODEL_OPTIONS,
+  json: {
+    type: 'boolean',
+    description:
+      'Print one JSON object: ppl {"model","text","ppl","mean_nll","windows","tokens","text_tokens","seqlen","protocol"}, task {"model","data","examples","scores","generated_tokens","max_new_tokens"}',
+  },
+} as const;
+
+type Options = ParsedOptions<typeof EVAL_OPTIONS>;
+
 export const evalCommand = defineCommand({
   name: 'eval',
-  summary: 'Evaluate a model: perplexity on a text file (eval ppl)',
+  summary:
+    'Evaluate a model: perplexity on a text file (eval ppl), task metrics on examples (eval task)',
   description:
-    "eval ppl tokenizes the whole file once with the model's tokenizer (BOS as it adds it), cuts\n" +
-    'the ids into non-overlapping windows of --seqlen tokens (the tail is dropped), scores each\n' +
-    "window's next-token predictions independently, and prints exp(mean NLL): the GPTQ paper's\n" +
-    'protocol (gptq-non-overlapping). Full-precision and GPTQ checkpoints load alike.',
+    "eval ppl tokenizes the whole file once with the model's tokenizer (BOS as it adds it) and\n" +
+    'scores it by --protocol: gptq (the GPTQ paper: non-overlapping windows of --seqlen, every\n' +
+    "prediction scored), optimum (optimum's evaluate_perplexity: windows of 512) or llama.cpp\n" +
+    '(chunks of --seqlen, default 512, BOS first in each, only the second half scored). The\n' +
+    'protocol is named in the output: perplexities of different protocols are not comparable.\n' +
+    '\n' +
+    'eval task reads JSON Lines of {"prompt", "response"} (response: a string or a list of\n' +
+    'acceptable strings), generates an answer to each prompt greedily, and scores the answers:\n' +
+    'accuracy, exactMatch and tokenF1 (SQuAD), bleu (sacrebleu corpus BLEU-4, 0-100) and rougeL.\n' +
+    'Full-precision and GPTQ checkpoints load alike.',
   positionals: [
-    { name: 'metric', description: 'what to measure: ppl (perplexity)' },
+    { name: 'metric', description: 'what to measure: ppl (perplexity) or task (task metrics)' },
     { name: 'model', description: 'local folder, built-in name or Hub id' },
   ],
-  options: {
-    text: {
-      type: 'string',
-      required: true,
-      placeholder: 'file',
-      description: 'UTF-8 text file to score (for example wikitext-2-raw/wiki.test.raw)',
-    },
-    seqlen: {
-      type: 'integer',
-      min: 2,
-      placeholder: 'n',
-      description: `Tokens per window (default ${DEFAULT_PPL_SEQLEN}, capped by the model's max positions)`,
-    },
-    'max-windows': {
-      type: 'integer',
-      min: 1,
-      placeholder: 'n',
-      description: 'Score only the first n windows (default all)',
-    },
-    batch: {
-      type: 'integer',
-      min: 1,
-      placeholder: 'n',
-      description: 'Windows per forward pass (default 1; memory grows with it)',
-    },
-    dtype: {
-      type: 'string',
-      choices: ['f32', 'f16', 'bf16'],
-      description: 'Compute dtype (default f32; losses are always computed in f32)',
-    },
-    ...BACKEND_OPTION,
-    ...MODEL_OPTIONS,
-    json: {
-      type: 'boolean',
-      description:
-        'Print {"model","text","ppl","mean_nll","windows","tokens","text_tokens","seqlen","protocol"}',
-    },
-  },
+  options: EVAL_OPTIONS,
   examples: [
     'slimlm eval ppl wikillama --text wikitext-2-raw/wiki.test.raw --seqlen 256',
-    'slimlm eval ppl ./llama-gptq-4bit --text wiki.test.raw --max-windows 40 --json',
+    'slimlm eval ppl ./llama-gptq-4bit --text wiki.test.raw --protocol llama.cpp --json',
+    'slimlm eval task ./finetuned --data heldout.jsonl --metrics exactMatch,rougeL --stop "\\n"',
   ],
   async run({ positionals, options }, { out }) {
     const [metric, argument] = positionals as [string, string];
     if (!(METRICS as readonly string[]).includes(metric)) {
       throw new UsageError(`unknown metric '${metric}' (metrics: ${METRICS.join(', ')})`);
     }
-    const textFile = readTextFile(options.text, '--text', out);
+    const evaluation = metric === 'ppl' ? prepareText(options, out) : prepareTask(options, out);
     const backend = await selectBackend(options.backend as (typeof BACKENDS)[number], out);
     const { folder } = await resolveModel(argument, {
       ...(options.revision === undefined ? {} : { revision: options.revision }),
@@ -101,75 +176,251 @@ export const evalCommand = defineCommand({
     });
     const loaded = await loadWithProgress(folder, argument, backend, options.dtype, out);
     try {
-      const seqlen = windowLength(options.seqlen, loaded.config.maxPositions, out);
-      let started = performance.now();
-      const ids = loaded.tokenizer.encode(textFile);
-      out.diag(
-        `tokenized ${formatInteger(textFile.length)} characters into ${formatInteger(ids.length)} tokens in ${formatSeconds(performance.now() - started)}`,
-      );
-      if (ids.length < seqlen) {
-        throw new SlimlmError(
-          'INVALID_ARGUMENT',
-          `${options.text} encodes to ${ids.length} tokens, fewer than one window of --seqlen ${seqlen}: give a longer text or a smaller --seqlen`,
-        );
-      }
-      const bar = progressBar(out.io.stderr, 'scoring', {
-        enabled: out.interactive,
-        format: (done, total) => `${done}/${total} windows`,
-      });
-      started = performance.now();
-      let result: ReturnType<typeof perplexity>;
-      try {
-        result = perplexity(loaded.model, ids, {
-          seqlen,
-          ...(options['max-windows'] === undefined ? {} : { maxWindows: options['max-windows'] }),
-          ...(options.batch === undefined ? {} : { batch: options.batch }),
-          onProgress: (done, total) => bar.update(done, total),
-        });
-      } finally {
-        bar.finish();
-      }
-      const elapsed = performance.now() - started;
-      const json: EvalPplJson = {
-        model: argument,
-        text: options.text,
-        ppl: result.ppl,
-        mean_nll: result.meanNll,
-        windows: result.windows,
-        tokens: result.tokens,
-        text_tokens: ids.length,
-        seqlen: result.seqlen,
-        protocol: result.protocol,
-      };
-      if (out.json) {
-        out.result(json);
-        return;
-      }
-      out.table([
-        ['perplexity', result.ppl.toFixed(4)],
-        ['mean nll', `${result.meanNll.toFixed(6)} nats`],
-        [
-          'windows',
-          `${formatInteger(result.windows)} of ${formatInteger(seqlen)} tokens (${formatInteger(result.tokens)} predictions)`,
-        ],
-        ['text', `${options.text} (${formatInteger(ids.length)} tokens)`],
-        ['protocol', result.protocol],
-      ]);
-      const perSecond = (result.windows * seqlen) / Math.max(elapsed / 1000, 1e-9);
-      out.diag(
-        `scored in ${formatSeconds(elapsed)} (${perSecond.toFixed(0)} tokens/s, ${backend})`,
-      );
+      await evaluation({ loaded, argument, backend });
     } finally {
       loaded.dispose();
     }
   },
 });
 
+interface Loaded {
+  loaded: LoadedModel;
+  argument: string;
+  backend: string;
+}
+
+/** Options that belong to the other metric are usage errors, so that a typo is not ignored. */
+function refuseOptions(options: Options, names: readonly string[], metric: string): void {
+  for (const name of names) {
+    const value = options[name as keyof Options];
+    if (value !== undefined && value !== false && !(Array.isArray(value) && value.length === 0)) {
+      throw new UsageError(`option '--${name}' does not apply to eval ${metric}`);
+    }
+  }
+}
+
+function missingOption(name: string, placeholder: string, what: string): UsageError {
+  return new UsageError(`missing option '--${name} <${placeholder}>' (${what})`);
+}
+
+/** eval ppl: checks its options and reads the text, before any model is loaded. */
+function prepareText(options: Options, out: Output): (loaded: Loaded) => Promise<void> {
+  refuseOptions(options, ['data', 'metrics', 'max-new-tokens', 'stop', 'limit'], 'ppl');
+  const textPath = options.text;
+  if (textPath === undefined) throw missingOption('text', 'file', 'the text file to score');
+  const protocol = PROTOCOLS[options.protocol ?? 'gptq']!;
+  if (protocol === 'optimum' && options.seqlen !== undefined && options.seqlen !== 512) {
+    throw new UsageError(
+      `option '--seqlen' is ${options.seqlen}, but the optimum protocol scores windows of 512 tokens only`,
+    );
+  }
+  const textFile = readTextFile(textPath, '--text', out);
+  return async ({ loaded, argument, backend }) =>
+    scorePerplexity(loaded, { argument, backend, protocol, textPath, textFile, options, out });
+}
+
+async function scorePerplexity(
+  loaded: LoadedModel,
+  run: {
+    argument: string;
+    backend: string;
+    protocol: PerplexityProtocol;
+    textPath: string;
+    textFile: string;
+    options: Options;
+    out: Output;
+  },
+): Promise<void> {
+  const { argument, backend, protocol, textPath, textFile, options, out } = run;
+  const seqlen = windowLength(
+    options.seqlen,
+    defaultSeqlen(protocol),
+    loaded.config.maxPositions,
+    out,
+  );
+  let started = performance.now();
+  const ids = loaded.tokenizer.encode(textFile);
+  out.diag(
+    `tokenized ${formatInteger(textFile.length)} characters into ${formatInteger(ids.length)} tokens in ${formatSeconds(performance.now() - started)}`,
+  );
+  const needed = protocol === 'llama.cpp' ? 2 : 1;
+  if (ids.length < needed * seqlen) {
+    throw new SlimlmError(
+      'INVALID_ARGUMENT',
+      `${textPath} encodes to ${ids.length} tokens, fewer than ${needed === 1 ? 'one window' : `the ${needed} windows the ${protocol} protocol needs`} of --seqlen ${seqlen}: give a longer text or a smaller --seqlen`,
+    );
+  }
+  // llama.cpp puts BOS first in every chunk when its vocabulary adds BOS: here, when the
+  // tokenizer put one first.
+  const bos = loaded.tokenizer.bosTokenId;
+  const addsBos = protocol === 'llama.cpp' && bos !== undefined && ids[0] === bos;
+  const bar = progressBar(out.io.stderr, 'scoring', {
+    enabled: out.interactive,
+    format: (done, total) => `${done}/${total} windows`,
+  });
+  started = performance.now();
+  let result: ReturnType<typeof perplexity>;
+  try {
+    result = perplexity(loaded.model, ids, {
+      protocol,
+      seqlen,
+      ...(options['max-windows'] === undefined ? {} : { maxWindows: options['max-windows'] }),
+      ...(options.batch === undefined ? {} : { batch: options.batch }),
+      ...(addsBos ? { bosTokenId: bos } : {}),
+      onProgress: (done, total) => bar.update(done, total),
+    });
+  } finally {
+    bar.finish();
+  }
+  const elapsed = performance.now() - started;
+  if (out.json) {
+    const json: EvalPplJson = {
+      model: argument,
+      text: textPath,
+      ppl: result.ppl,
+      mean_nll: result.meanNll,
+      windows: result.windows,
+      tokens: result.tokens,
+      text_tokens: ids.length,
+      seqlen: result.seqlen,
+      protocol: result.protocol,
+    };
+    out.result(json);
+    return;
+  }
+  out.table([
+    ['perplexity', result.ppl.toFixed(4)],
+    ['mean nll', `${result.meanNll.toFixed(6)} nats`],
+    [
+      'windows',
+      `${formatInteger(result.windows)} of ${formatInteger(seqlen)} tokens (${formatInteger(result.tokens)} predictions)`,
+    ],
+    ['text', `${textPath} (${formatInteger(ids.length)} tokens)`],
+    ['protocol', result.protocol],
+  ]);
+  const perSecond = (result.windows * seqlen) / Math.max(elapsed / 1000, 1e-9);
+  out.diag(`scored in ${formatSeconds(elapsed)} (${perSecond.toFixed(0)} tokens/s, ${backend})`);
+}
+
+/** eval task: checks its options and reads the examples, before any model is loaded. */
+function prepareTask(options: Options, out: Output): (loaded: Loaded) => Promise<void> {
+  refuseOptions(options, ['text', 'protocol', 'seqlen', 'max-windows'], 'task');
+  const dataPath = options.data;
+  if (dataPath === undefined) throw missingOption('data', 'file', 'the examples to evaluate');
+  const metrics = parseMetrics(options.metrics);
+  const stops = options.stop;
+  if (stops.includes('')) throw new UsageError("option '--stop' needs a non-empty string");
+  const all = readExamples(dataPath, out);
+  const examples = options.limit === undefined ? all : all.slice(0, options.limit);
+  const maxNewTokens = options['max-new-tokens'] ?? DEFAULT_TASK_MAX_NEW_TOKENS;
+  return async ({ loaded, argument, backend }) => {
+    const bar = progressBar(out.io.stderr, 'generating', {
+      enabled: out.interactive,
+      format: (done, total) => `${done}/${total} examples`,
+    });
+    const started = performance.now();
+    let result: TaskEvaluation;
+    try {
+      result = evaluateTask(loaded.model, loaded.tokenizer, examples, {
+        metrics,
+        maxNewTokens,
+        stopStrings: stops,
+        ...(options.batch === undefined ? {} : { batch: options.batch }),
+        onProgress: (done, total) => bar.update(done, total),
+      });
+    } finally {
+      bar.finish();
+    }
+    if (out.json) {
+      const json: EvalTaskJson = {
+        model: argument,
+        data: dataPath,
+        examples: result.examples,
+        scores: result.scores,
+        generated_tokens: result.generatedTokens,
+        max_new_tokens: maxNewTokens,
+      };
+      out.result(json);
+      return;
+    }
+    out.table([
+      ...metrics.map(
+        (m) =>
+          [
+            m,
+            m === 'bleu' ? result.scores.bleu!.toFixed(2) : result.scores[m]!.toFixed(4),
+          ] as const,
+      ),
+      ['examples', `${formatInteger(result.examples)} from ${dataPath}`],
+    ]);
+    out.diag(
+      `generated ${formatInteger(result.generatedTokens)} tokens in ${formatSeconds(performance.now() - started)} (${backend})`,
+    );
+  };
+}
+
+function parseMetrics(list: string | undefined): TaskMetric[] {
+  if (list === undefined) return [...TASK_METRICS];
+  const names = list.split(',').map((name) => name.trim());
+  for (const name of names) {
+    if (!(TASK_METRICS as readonly string[]).includes(name)) {
+      throw new UsageError(
+        `option '--metrics' names '${name}', not a task metric (metrics: ${TASK_METRICS.join(', ')})`,
+      );
+    }
+  }
+  return names as TaskMetric[];
+}
+
 /**
- * --seqlen, or the default capped by the model's positions (with a note). An explicit --seqlen
- * past the model's positions is a usage error: positions the model never saw mean nothing.
+ * The examples of a JSON Lines file: one object per non-blank line with a string "prompt" and a
+ * "response" that is a string or a non-empty list of strings. Errors name the file and line.
  */
-function windowLength(requested: number | undefined, maxPositions: number, out: Output): number {
+function readExamples(path: string, out: Output): TaskExample[] {
+  const text = readTextFile(path, '--data', out);
+  const examples: TaskExample[] = [];
+  for (const [index, line] of text.split('\n').entries()) {
+    if (line.trim() === '') continue;
+    const where = `${path}:${index + 1}`;
+    let record: unknown;
+    try {
+      record = JSON.parse(line);
+    } catch (error) {
+      throw new SlimlmError('INVALID_FILE', `${where}: not JSON (${(error as Error).message})`);
+    }
+    const { prompt, response } = (record ?? {}) as Record<string, unknown>;
+    if (typeof prompt !== 'string' || prompt === '') {
+      throw new SlimlmError('INVALID_FILE', `${where}: expected a non-empty string "prompt"`);
+    }
+    const validResponse =
+      typeof response === 'string' ||
+      (Array.isArray(response) &&
+        response.length > 0 &&
+        response.every((r) => typeof r === 'string'));
+    if (!validResponse) {
+      throw new SlimlmError(
+        'INVALID_FILE',
+        `${where}: expected "response" as a string or a non-empty list of strings`,
+      );
+    }
+    examples.push({ prompt, response: response as TaskExample['response'] });
+  }
+  if (examples.length === 0) {
+    throw new SlimlmError('INVALID_FILE', `${path}: no examples (one JSON object per line)`);
+  }
+  return examples;
+}
+
+/**
+ * --seqlen, or the protocol's default capped by the model's positions (with a note). An explicit
+ * --seqlen past the model's positions is a usage error: positions the model never saw mean nothing.
+ */
+function windowLength(
+  requested: number | undefined,
+  fallback: number,
+  maxPositions: number,
+  out: Output,
+): number {
   const known = Number.isFinite(maxPositions) && maxPositions > 0;
   if (requested !== undefined) {
     if (known && requested > maxPositions) {
@@ -179,13 +430,13 @@ function windowLength(requested: number | undefined, maxPositions: number, out: 
     }
     return requested;
   }
-  if (known && maxPositions < DEFAULT_PPL_SEQLEN) {
+  if (known && maxPositions < fallback) {
     out.note(
-      `--seqlen ${maxPositions}: the model has ${maxPositions} positions, fewer than the default ${DEFAULT_PPL_SEQLEN}`,
+      `--seqlen ${maxPositions}: the model has ${maxPositions} positions, fewer than the default ${fallback}`,
     );
     return maxPositions;
   }
-  return DEFAULT_PPL_SEQLEN;
+  return fallback;
 }
 
 /** The UTF-8 text of a file option, or a failure naming the path (exit 1). */
