@@ -1,4 +1,5 @@
 import type { Command } from '../command';
+import { benchCommand } from './bench';
 import { evalCommand } from './eval';
 import { generateCommand } from './generate';
 import { infoCommand } from './info';
@@ -12,6 +13,7 @@ export const COMMANDS: readonly Command[] = [
   generateCommand,
   quantizeCommand,
   evalCommand,
+  benchCommand,
   pullCommand,
   pushCommand,
 ];
