@@ -394,6 +394,147 @@ describe('quantMatmul', () => {
     });
   });
 
+  describe('int8 activations', () => {
+    // An independent reading of the contract: quantize each block of x to int8 in f32
+    // arithmetic, multiply by the dequantized weight's integer parts, scale back in f64.
+    function naiveInt8(
+      x: Float32Array,
+      p: Plain,
+      m: number,
+      k: number,
+      n: number,
+      attrs: QuantAttrs,
+    ) {
+      const w = naiveDequantize(p, k, n, { ...attrs });
+      const group = Math.min(attrs.groupSize, k);
+      const block = group % 128 === 0 ? 128 : group % 64 === 0 ? 64 : 32;
+      const out: number[] = [];
+      for (let i = 0; i < m; i++) {
+        const q: number[] = [];
+        const d: number[] = [];
+        for (let b = 0; b < k; b += block) {
+          const slice = x.subarray(i * k + b, i * k + b + block);
+          const largest = Math.max(...Array.from(slice, Math.abs));
+          const inverse = Math.fround(127 / largest);
+          d.push(Math.fround(largest / 127));
+          for (const v of slice) {
+            const scaled = Math.fround(v * inverse);
+            const r = Math.round(scaled);
+            q.push(r - scaled === 0.5 && r % 2 !== 0 ? r - 1 : r);
+          }
+        }
+        // W = s (c - z) exactly in f64 here, so sum_k xq W = s * sum_k xq (c - z).
+        for (let j = 0; j < n; j++) {
+          let total = 0;
+          for (let kk = 0; kk < k; kk++)
+            total += d[Math.floor(kk / block)]! * q[kk]! * w[j * k + kk]!;
+          out.push(total);
+        }
+      }
+      return out;
+    }
+
+    for (const [bits, k, n, groupSize] of [
+      [4, 256, 24, 128],
+      [4, 128, 8, 256],
+      [2, 192, 16, 64],
+      [8, 96, 12, 32],
+    ] as const) {
+      it(`follows its definition: ${bits}-bit K=${k} N=${n} g=${groupSize}`, () => {
+        scope(() => {
+          const attrs: QuantAttrs = { bits, groupSize, zeroOffset: 1, activations: 'int8' };
+          const w = sampleQuantizedWeight(k, n, attrs, 7 * k + n, 'f16');
+          const m = 3;
+          const x = f32([m, k], k - n);
+          const out = quantMatmul(x, w, attrs);
+          const xs = Float32Array.from(x.dataSync());
+          expectClose(out.dataSync(), naiveInt8(xs, plain(w), m, k, n, attrs), {
+            rtol: 1e-5,
+            atol: 1e-5,
+          });
+          // Within int8 rounding of the f32 product: |x - d xq| <= d / 2 per element.
+          const exact = quantMatmul(x, w, { ...attrs, activations: 'f32' }).dataSync();
+          const scale = Math.max(...Array.from(exact, Math.abs));
+          for (let i = 0; i < exact.length; i++)
+            expect(Math.abs(out.dataSync()[i]! - exact[i]!)).toBeLessThan(0.05 * scale);
+        });
+      });
+    }
+
+    it('computes a hand-worked example exactly', () => {
+      scope(() => {
+        // K = 32 (one block and one group), N = 8 (one qzeros word), 4 bits, v2 zeros all 8,
+        // codes q[k, j] = (k + j) % 16, scales 0.5. x[k] = k for k < 32: max 31, so
+        // xq[k] = round(k * 127 / 31) and d = 31 / 127.
+        const k = 32;
+        const n = 8;
+        const qweight = new Int32Array((k / 8) * n);
+        for (let kk = 0; kk < k; kk++) {
+          for (let j = 0; j < n; j++)
+            qweight[(kk >> 3) * n + j]! |= ((kk + j) % 16) << ((kk & 7) * 4);
+        }
+        const w: QuantizedWeight = {
+          qweight: tensor(qweight, { shape: [k / 8, n] }),
+          qzeros: tensor(Int32Array.of(0x88888888 | 0), { shape: [1, 1] }),
+          scales: tensor(new Float32Array(n).fill(0.5), { shape: [1, n] }),
+        };
+        const x = tensor(
+          Float32Array.from({ length: k }, (_, i) => i),
+          { shape: [1, k] },
+        );
+        const out = quantMatmul(x, w, {
+          bits: 4,
+          groupSize: 32,
+          zeroOffset: 0,
+          activations: 'int8',
+        });
+        const inverse = Math.fround(127 / 31);
+        const xq = Array.from({ length: k }, (_, i) => {
+          const v = Math.fround(i * inverse);
+          const r = Math.round(v);
+          return r - v === 0.5 && r % 2 !== 0 ? r - 1 : r;
+        });
+        const d = Math.fround(31 / 127);
+        const expected = Array.from({ length: n }, (_, j) => {
+          let dot = 0;
+          for (let kk = 0; kk < k; kk++) dot += xq[kk]! * (((kk + j) % 16) - 8);
+          return 0.5 * d * dot;
+        });
+        expectClose(out.dataSync(), expected, { rtol: 1e-6, atol: 1e-6 });
+      });
+    });
+
+    it('refuses 3 bits and shapes without whole blocks of 32', () => {
+      scope(() => {
+        const three: QuantAttrs = { bits: 3, groupSize: 32, zeroOffset: 1, activations: 'int8' };
+        const w3 = sampleQuantizedWeight(64, 32, three, 1);
+        expectCode(
+          () => quantMatmul(f32([1, 64], 2), w3, three),
+          'INVALID_ARGUMENT',
+          /int8 activations need 2, 4 or 8 bits/,
+        );
+        const odd: QuantAttrs = { bits: 4, groupSize: 16, zeroOffset: 1, activations: 'int8' };
+        const w4 = sampleQuantizedWeight(64, 8, odd, 3);
+        expectCode(
+          () => quantMatmul(f32([1, 64], 4), w4, odd),
+          'SHAPE_MISMATCH',
+          /multiples of 32/,
+        );
+        const unknown = {
+          bits: 4,
+          groupSize: 32,
+          zeroOffset: 1,
+          activations: 'int4',
+        } as unknown as QuantAttrs;
+        expectCode(
+          () => quantMatmul(f32([1, 64], 4), w4, unknown),
+          'INVALID_ARGUMENT',
+          /'f32' or 'int8'/,
+        );
+      });
+    });
+  });
+
   it('has conformance cases for both ops', () => {
     const ops = new Set(conformanceCases().map((c) => c.op));
     expect(ops.has('quantMatmul')).toBe(true);

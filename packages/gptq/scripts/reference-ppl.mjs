@@ -8,8 +8,10 @@
 // Each (setting, method) runs in a child process so its quantization time and peak RSS are its own.
 // Uses the built packages (npx nx run gptq:build, or cd packages/gptq && npx tsup):
 //   node packages/gptq/scripts/reference-ppl.mjs [model] [--settings a,b] [--methods gptq,rtn,fp]
-//        [--max-windows N]
+//        [--max-windows N] [--int8]
 // model: a built-in name, a folder (default 'wikillama'). 'fp' evaluates the unquantized model.
+// --int8 also evaluates each quantized model with int8 activations (setQuantActivations): its
+// perplexity cost over f32 activations on the same checkpoint.
 import '@slimlm/kernels-cpu';
 import '@slimlm/gptq';
 import { spawnSync } from 'node:child_process';
@@ -18,7 +20,7 @@ import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { crossEntropy, narrow, scope, tensor } from '@slimlm/core';
-import { calibrationWindows, quantizeModel } from '@slimlm/gptq';
+import { calibrationWindows, quantizeModel, setQuantActivations } from '@slimlm/gptq';
 import { loadTokenizer } from '@slimlm/hub';
 import { modelFromFolder, resolveModelFolder } from '@slimlm/models';
 
@@ -38,6 +40,7 @@ const flag = (name, fallback) => {
   return at >= 0 ? args.splice(at, 2)[1] : fallback;
 };
 const maxWindows = Number(flag('--max-windows', 'Infinity'));
+const int8 = args.includes('--int8') && args.splice(args.indexOf('--int8'), 1).length > 0;
 const wantedSettings = flag('--settings', undefined)?.split(',');
 const methods = flag('--methods', 'gptq,rtn').split(',');
 const modelName = args[0] ?? 'wikillama';
@@ -91,6 +94,7 @@ try {
         nsamples: ref.nsamples,
         groupMap: ref.group_map,
         maxWindows,
+        int8: int8 && method !== 'fp',
       }),
     );
     const child = spawnSync(process.execPath, [script, '--child', jobFile], {
@@ -121,6 +125,13 @@ try {
           }
         : {}),
       eval_seconds: result.evalSeconds,
+      ...(result.int8Ppl !== undefined
+        ? {
+            ppl_int8_activations: result.int8Ppl,
+            int8_rel_cost: result.int8Ppl / result.ppl - 1,
+            int8_quantized_layers: result.int8Layers,
+          }
+        : {}),
     };
     console.error(JSON.stringify(row));
     rows.push(row);
@@ -179,6 +190,30 @@ async function runJob(job) {
   const model = modelFromFolder(modelFolder);
   const count = Math.min(Math.floor(ids.length / seqlen), job.maxWindows ?? Infinity);
   const started = performance.now();
+  const ppl = heldOutPpl(model, ids, seqlen, count);
+  const evalSeconds = (performance.now() - started) / 1000;
+  let int8Ppl;
+  let int8Layers;
+  if (job.int8) {
+    int8Layers = setQuantActivations(model, 'int8').switched.length;
+    int8Ppl = heldOutPpl(model, ids, seqlen, count);
+  }
+  model.dispose();
+  return {
+    ppl,
+    windows: count,
+    quantSeconds,
+    lossTotal,
+    skipped,
+    peakRssMb: Math.round(peakRssMb),
+    evalSeconds,
+    int8Ppl,
+    int8Layers,
+  };
+}
+
+/** Perplexity over the first `count` non-overlapping windows of `ids`, 8 windows a forward. */
+function heldOutPpl(model, ids, seqlen, count) {
   const batch = 8;
   let total = 0;
   for (let start = 0; start < count; start += batch) {
@@ -192,15 +227,5 @@ async function runJob(job) {
       }).item();
     });
   }
-  model.dispose();
-  const ppl = Math.exp(total / (count * (seqlen - 1)));
-  return {
-    ppl,
-    windows: count,
-    quantSeconds,
-    lossTotal,
-    skipped,
-    peakRssMb: Math.round(peakRssMb),
-    evalSeconds: (performance.now() - started) / 1000,
-  };
+  return Math.exp(total / (count * (seqlen - 1)));
 }

@@ -39,8 +39,12 @@ export {
 
 // QuantLinear
 
-export type { QuantizedLayer, QuantLinearOptions } from './quant-linear';
-export { QuantLinear, stableArgsort } from './quant-linear';
+export type {
+  QuantActivationsResult,
+  QuantizedLayer,
+  QuantLinearOptions,
+} from './quant-linear';
+export { QuantLinear, setQuantActivations, stableArgsort } from './quant-linear';
 
 // gptq quantization method (registered with @slimlm/models on import)
 
@@ -58,9 +62,8 @@ export type { GroupParams, MseSearch, QuantizerSettings } from './algorithm/quan
 export { findParams, roundHalfEven } from './algorithm/quantizer';
 export { rtnQuantize } from './algorithm/rtn';
 
-// model quantization pipeline: calibration windows, layer-by-layer quantizeModel with resume
+// model quantization pipeline: layer-by-layer quantizeModel with resume
 
-export { calibrationWindows } from './quantize/calibration';
 export type {
   ModuleRecord,
   QuantizeOptions,

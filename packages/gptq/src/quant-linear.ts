@@ -4,6 +4,7 @@ import {
   gather,
   keep,
   linear,
+  type QuantActivations,
   type QuantAttrs,
   quantMatmul,
   SlimlmError,
@@ -82,6 +83,12 @@ export class QuantLinear extends Module implements LinearLayer {
   readonly format: GptqFormat;
   readonly hasBias: boolean;
   readonly hasGIdx: boolean;
+  /**
+   * The arithmetic of the forward pass: 'f32' (default) or 'int8' activations (core's
+   * QuantAttrs.activations; onnxruntime's accuracy_level 4). Set it through setQuantActivations,
+   * which leaves layers that int8 cannot serve in f32.
+   */
+  activations: QuantActivations = 'f32';
   private state: InferenceState | null = null;
 
   constructor(
@@ -157,7 +164,17 @@ export class QuantLinear extends Module implements LinearLayer {
       bits: this.bits,
       groupSize: this.effectiveGroupSize,
       zeroOffset: zeroOffsetOf(this.format),
+      ...(this.activations === 'int8' ? { activations: 'int8' as const } : {}),
     };
+  }
+
+  /** Whether int8 activations can serve this layer: 2, 4 or 8 bits, K and groups multiples of 32. */
+  get takesInt8Activations(): boolean {
+    return (
+      this.bits !== 3 &&
+      this.inFeatures % 32 === 0 &&
+      (this.effectiveGroupSize >= this.inFeatures || this.effectiveGroupSize % 32 === 0)
+    );
   }
 
   /**
@@ -410,4 +427,38 @@ export function stableArgsort(values: Int32Array): Int32Array {
 function asInt32(t: Tensor): Int32Array {
   const data = t.dataSync();
   return data instanceof Int32Array ? data : Int32Array.from(data);
+}
+
+/** What setQuantActivations did. */
+export interface QuantActivationsResult {
+  /** Paths of the QuantLinear layers now running in the requested mode. */
+  switched: string[];
+  /** Paths left in f32 because int8 cannot serve them (3 bits, K or groups not multiples of 32). */
+  kept: string[];
+}
+
+/**
+ * Sets how every QuantLinear of `model` multiplies its input: 'int8' quantizes activations per
+ * block (faster prefill on CPUs with int8 dot products, at a small cost in accuracy; see
+ * docs/benchmarks.md), 'f32' restores the default. Layers int8 cannot serve stay f32 and are listed.
+ */
+export function setQuantActivations(model: Module, mode: QuantActivations): QuantActivationsResult {
+  if (mode !== 'f32' && mode !== 'int8') {
+    throw new SlimlmError(
+      'INVALID_ARGUMENT',
+      `setQuantActivations: mode must be 'f32' or 'int8', got '${String(mode)}'`,
+    );
+  }
+  const result: QuantActivationsResult = { switched: [], kept: [] };
+  for (const [path, module] of model.namedModules()) {
+    if (!(module instanceof QuantLinear)) continue;
+    if (mode === 'int8' && !module.takesInt8Activations) {
+      module.activations = 'f32';
+      result.kept.push(path);
+      continue;
+    }
+    module.activations = mode;
+    result.switched.push(path);
+  }
+  return result;
 }

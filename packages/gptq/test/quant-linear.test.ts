@@ -1,5 +1,6 @@
 import '@slimlm/kernels-cpu';
 import { dequantize, type Tensor, tensor } from '@slimlm/core';
+import { Module } from '@slimlm/models';
 import { describe, expect, it } from 'vitest';
 import {
   type Bits,
@@ -7,6 +8,7 @@ import {
   type GptqFormat,
   packRows,
   QuantLinear,
+  setQuantActivations,
   unpackRows,
 } from '../src/index';
 
@@ -265,5 +267,64 @@ describe('QuantLinear', () => {
     expect(() => new QuantLinear(60, 32, { bits: 4, groupSize: 32 })).toThrow(/inFeatures = 60/);
     expect(() => new QuantLinear(64, 48, { bits: 3, groupSize: 32 })).toThrow(/outFeatures = 48/);
     expect(() => new QuantLinear(64, 32, { bits: 4, groupSize: 0 })).toThrow(/groupSize/);
+  });
+});
+
+describe('setQuantActivations', () => {
+  it('switches the layers int8 can serve and keeps the rest in f32', () => {
+    const build = (bits: Bits, K: number, groupSize: number, actOrder: boolean, seed: number) =>
+      QuantLinear.fromQuantization({
+        ...randomLayer(K, 64, bits, groupSize, actOrder, seed),
+        bits,
+        groupSize,
+      });
+    class Layers extends Module {
+      constructor() {
+        super();
+        this.addModule('four', build(4, 256, 128, true, 1));
+        this.addModule('eight', build(8, 128, -1, false, 2));
+        this.addModule('three', build(3, 128, 32, false, 3));
+        this.addModule('narrow', build(2, 64, 16, false, 4));
+      }
+    }
+    const model = new Layers();
+    try {
+      const rand = lcg(11);
+      const x = tensor(
+        Float32Array.from({ length: 3 * 256 }, () => rand() * 2 - 1),
+        { shape: [3, 256] },
+      );
+      const layer = model.getModule('four') as QuantLinear;
+      const exact = layer.forward(x);
+      expect(setQuantActivations(model, 'int8')).toEqual({
+        switched: ['four', 'eight'],
+        kept: ['three', 'narrow'],
+      });
+      expect(layer.quantAttrs.activations).toBe('int8');
+      expect((model.getModule('three') as QuantLinear).activations).toBe('f32');
+      // The act-order layer with int8 activations: close to f32, not identical.
+      const quick = layer.forward(x);
+      const a = quick.dataSync();
+      const b = exact.dataSync();
+      let worst = 0;
+      let scale = 0;
+      for (let i = 0; i < a.length; i++) {
+        worst = Math.max(worst, Math.abs(a[i]! - b[i]!));
+        scale = Math.max(scale, Math.abs(b[i]!));
+      }
+      expect(worst).toBeGreaterThan(0);
+      expect(worst / scale).toBeLessThan(0.02);
+      expect(setQuantActivations(model, 'f32').switched).toEqual([
+        'four',
+        'eight',
+        'three',
+        'narrow',
+      ]);
+      expect(layer.quantAttrs.activations).toBeUndefined();
+      expect(() => setQuantActivations(model, 'int4' as 'int8')).toThrow(/'f32' or 'int8'/);
+      for (const t of [x, exact, quick]) t.dispose();
+    } finally {
+      model.dispose();
+    }
   });
 });

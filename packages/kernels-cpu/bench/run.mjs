@@ -1,7 +1,7 @@
 // Benchmarks the "cpu" backend's matmul (GEMM and GEMV) and attention, side by side with
 // OpenBLAS and the machine's memory read bandwidth measured in the same run.
 //
-//   npm run -s bench -w @slimlm/kernels-cpu -- [--json] [--smoke] [--only=gemm|gemv|attention|linalg|quant]
+//   npm run -s bench -w @slimlm/kernels-cpu -- [--json] [--smoke] [--only=gemm|gemv|attention|linalg|quant|int8]
 //
 // --json prints one JSON array of records {kernel, dtype, m, n, k, threads, ms, gflops, gbps, ...}
 // (ms: the median of the repetitions; min_ms/max_ms: their spread) and nothing else on stdout;
@@ -14,6 +14,8 @@
 // qzeros and scales read, plus the i32 permutation for desc_act) plus the common dtype (null),
 // min_ms, max_ms and reps. For 4 bits it also times QuantLinear's path through core's ops, plain
 // (desc_act false) and act-order (desc_act true: gather(x, perm, -1) first), marked path: 'ops'.
+// quant (or int8 alone) then times 4-bit g128 with f32 and int8 activations (records with
+// activations) against onnxruntime-node's MatMulNBits at accuracy_level 4 ('ort_matmulnbits').
 // Needs the built package (npm run build). The peers (bench/peers.c) are compiled here when
 // OpenBLAS is installed (apt-get install -y libopenblas-dev) and skipped otherwise.
 //
@@ -38,15 +40,21 @@ import {
   zeros,
 } from '@slimlm/core';
 import { available, CPU, cpuInfo, setThreads } from '../dist/index.js';
+import {
+  loadOnnxRuntime,
+  matMulNBitsModel,
+  matMulNBitsSession,
+  toMatMulNBits,
+} from './onnx-peer.mjs';
 
-const USAGE = `usage: node bench/run.mjs [--json] [--smoke] [--only=gemm|gemv|attention|linalg|quant]
+const USAGE = `usage: node bench/run.mjs [--json] [--smoke] [--only=gemm|gemv|attention|linalg|quant|int8]
   --json    one JSON array of records on stdout instead of a table
   --smoke   tiny sizes only (checks that everything runs, not its speed)
   --only    one group: gemm (square and x @ W^T), gemv (f32, f16, bf16, f32 x f16/bf16 weights,
             read bandwidth), attention, linalg (cholesky and choleskyInverse, f32) or quant
             (GPTQ qgemv/qgemm, 2/3/4/8 bits, with f32 GEMM and read bandwidth)
 Needs the built package (npm run build); OpenBLAS peers when libopenblas-dev is installed.`;
-const GROUPS = ['gemm', 'gemv', 'attention', 'linalg', 'quant'];
+const GROUPS = ['gemm', 'gemv', 'attention', 'linalg', 'quant', 'int8'];
 const flags = new Set(process.argv.slice(2));
 if (flags.has('--help') || flags.has('-h')) {
   process.stdout.write(`${USAGE}\n`);
@@ -175,6 +183,21 @@ function time(fn, reps) {
   for (let i = 0; i < reps; i++) {
     const start = performance.now();
     fn(rep++);
+    times.push(performance.now() - start);
+  }
+  return times;
+}
+
+/** time() for an asynchronous fn (the onnxruntime peer). */
+async function timeAsync(fn, reps) {
+  let rep = 0;
+  const until = performance.now() + WARMUP_MS;
+  do await fn(rep++);
+  while (performance.now() < until);
+  const times = [];
+  for (let i = 0; i < reps; i++) {
+    const start = performance.now();
+    await fn(rep++);
     times.push(performance.now() - start);
   }
   return times;
@@ -543,7 +566,16 @@ function randomQuantized(n, k, bits) {
   return { qweight, qzeros, scales, bytes };
 }
 
-function pushQuant(kernel, bits, m, n, k, threads, times, { flops, bytes, descAct = false, path }) {
+function pushQuant(
+  kernel,
+  bits,
+  m,
+  n,
+  k,
+  threads,
+  times,
+  { flops, bytes, descAct = false, path, activations },
+) {
   const stats = summarize(times);
   const seconds = stats.ms / 1e3;
   const r = {
@@ -566,6 +598,8 @@ function pushQuant(kernel, bits, m, n, k, threads, times, { flops, bytes, descAc
   };
   // 'ops': through core's ops (output allocated per call), as QuantLinear runs them.
   if (path !== undefined) r.path = path;
+  // 'int8': x quantized to int8 per block (QuantAttrs.activations; onnxruntime: accuracy_level 4).
+  if (activations !== undefined) r.activations = activations;
   records.push(r);
   progress(`  ${describe(r)}`);
 }
@@ -699,12 +733,141 @@ function quant() {
   }
 }
 
+// --- int8 activations against onnxruntime's MatMulNBits ---
+
+/**
+ * 4-bit g128 quantMatmul with f32 and with int8 activations against onnxruntime's MatMulNBits
+ * (4-bit, block 128, zero points; accuracy_level 4 = int8 activations with VNNI, its fastest CPU
+ * path), on the same weights: m = 1 over copies that stream from DRAM (onnxruntime runs them as
+ * one model of parallel nodes, so that its per-run overhead is shared), m = QUANT_PREFILL on one
+ * copy (in cache, as onnxruntime's own benchmarks). Rounds alternate the three and the read
+ * bandwidth. Records: slimlm's as quant's with activations 'f32' | 'int8'; onnxruntime's as kernel
+ * 'ort_matmulnbits' with accuracy_level, gbps counting its B, f32 scales and zero points.
+ */
+async function quantInt8() {
+  const { ort, why } = await loadOnnxRuntime();
+  if (!ort) {
+    progress(`bench: the onnxruntime peer is skipped (${why})`);
+    return;
+  }
+  const bits = 4;
+  for (const threads of threadCounts) {
+    setThreads(threads);
+    for (const [n, k] of QUANT_WEIGHTS) {
+      const first = randomQuantized(n, k, bits);
+      const copies = copiesFor(first.bytes);
+      const weights = [
+        first,
+        ...Array.from({ length: copies - 1 }, () => randomQuantized(n, k, bits)),
+      ];
+      const converted = weights.map((w) =>
+        toMatMulNBits(
+          {
+            qweight: w.qweight.dataSync(),
+            qzeros: w.qzeros.dataSync(),
+            scales: w.scales.dataSync(),
+          },
+          { n, k, blockSize: QUANT_GROUP, zeroOffset: 1 },
+        ),
+      );
+      const ortBytes =
+        converted[0].b.length + 4 * converted[0].scales.length + converted[0].zeroPoints.length;
+      const options = { n, k, blockSize: QUANT_GROUP, accuracyLevel: 4 };
+      const decodeSession = await matMulNBitsSession(
+        ort,
+        matMulNBitsModel(converted, options),
+        threads,
+      );
+      const prefillSession = await matMulNBitsSession(
+        ort,
+        matMulNBitsModel(converted.slice(0, 1), options),
+        threads,
+      );
+      for (const [kernel, m, session, layers] of [
+        ['qgemv', 1, decodeSession, copies],
+        ['qgemm', QUANT_PREFILL, prefillSession, 1],
+      ]) {
+        const x = randomTensor([m, k], 'f32');
+        const xData = x.dataSync();
+        const out = zeros([m, n], { backend: CPU });
+        settle();
+        const times = { f32: [], int8: [], ort: [] };
+        const bandwidthTimes = [];
+        const reps = kernel === 'qgemv' ? (smoke ? 3 : Math.max(10, 2 * copies)) : smoke ? 1 : 3;
+        for (let round = 0; round < (smoke ? 1 : 3); round++) {
+          if (!runs('quant') && kernel === 'qgemv')
+            bandwidthTimes.push(...(bandwidth(threads, smoke ? 2 : 3) ?? []));
+          for (const activations of ['f32', 'int8']) {
+            const attrs = { bits, groupSize: QUANT_GROUP, zeroOffset: 1, activations };
+            const run = (rep) => {
+              const w = weights[rep % layers];
+              runKernelInto('quantMatmul', [x, w.qweight, w.qzeros, w.scales], attrs, out);
+            };
+            times[activations].push(...time(run, reps));
+          }
+          // One run of the model covers every layer: time per layer.
+          const ortReps = Math.max(1, Math.ceil(reps / layers));
+          const ortTimes = await timeAsync(() => session.run(xData, m, k), ortReps);
+          times.ort.push(...ortTimes.map((ms) => ms / layers));
+        }
+        const work = { flops: 2 * m * n * k, bytes: first.bytes };
+        for (const activations of ['f32', 'int8'])
+          pushQuant(kernel, bits, m, n, k, threads, times[activations], { ...work, activations });
+        const stats = summarize(times.ort);
+        const r = {
+          kernel: 'ort_matmulnbits',
+          bits,
+          group_size: QUANT_GROUP,
+          desc_act: false,
+          m,
+          n,
+          k,
+          threads,
+          ms: round(stats.ms, 4),
+          gbps: round(ortBytes / (stats.ms / 1e3) / 1e9, 2),
+          gflops: round(work.flops / (stats.ms / 1e3) / 1e9, 2),
+          dtype: null,
+          min_ms: round(stats.min_ms, 4),
+          max_ms: round(stats.max_ms, 4),
+          reps: stats.reps,
+          accuracy_level: 4,
+        };
+        records.push(r);
+        progress(`  ${describe(r)}`);
+        if (
+          bandwidthTimes.length > 0 &&
+          !records.some((b) => b.kernel === 'read_bandwidth' && b.threads === threads)
+        ) {
+          const bytes = BANDWIDTH_MIB * 2 ** 20;
+          record({ kernel: 'read_bandwidth', threads, extra: { bytes } }, bandwidthTimes, {
+            bytes,
+          });
+        }
+        for (const t of [x, out]) t.dispose();
+      }
+      await decodeSession.release();
+      await prefillSession.release();
+      for (const w of weights) for (const t of [w.qweight, w.qzeros, w.scales]) t.dispose();
+    }
+  }
+}
+
 // --- output ---
+
+/** ' desc_act', ' (ops)', ' int8 x' and the like, for a quant record. */
+function quantNotes(r) {
+  const notes = [];
+  if (r.desc_act) notes.push(' desc_act');
+  if (r.path) notes.push(` (${r.path})`);
+  if (r.activations) notes.push(` ${r.activations} x`);
+  if (r.accuracy_level !== undefined) notes.push(` accuracy_level ${r.accuracy_level}`);
+  return notes.join('');
+}
 
 function describe(r) {
   const dims = r.m === null ? `${r.bytes / 2 ** 20} MiB` : `${r.m}x${r.n}x${r.k}`;
   if (r.bits !== undefined)
-    return `${r.kernel} ${r.bits}-bit g${r.group_size}${r.desc_act ? ' desc_act' : ''}${r.path ? ` (${r.path})` : ''} ${dims} t=${r.threads}: ${r.ms} ms ${r.gflops} GFLOP/s ${r.gbps} GB/s`;
+    return `${r.kernel} ${r.bits}-bit g${r.group_size}${quantNotes(r)} ${dims} t=${r.threads}: ${r.ms} ms ${r.gflops} GFLOP/s ${r.gbps} GB/s`;
   const extras = ['layout', 'coretype', 'variant'].filter((key) => r[key] !== undefined);
   return `${r.kernel} ${r.dtype ?? ''} ${dims} t=${r.threads}: ${r.ms} ms (${r.min_ms}-${r.max_ms}) ${r.gflops ?? '-'} GFLOP/s ${r.gbps ?? '-'} GB/s ${extras.map((key) => r[key]).join(' ')}`;
 }
@@ -715,9 +878,7 @@ function table() {
     [
       'dtype',
       (r) =>
-        r.bits !== undefined
-          ? `${r.bits}-bit g${r.group_size}${r.desc_act ? ' act' : ''}${r.path ? ` ${r.path}` : ''}`
-          : (r.dtype ?? ''),
+        r.bits !== undefined ? `${r.bits}-bit g${r.group_size}${quantNotes(r)}` : (r.dtype ?? ''),
     ],
     ['m', (r) => r.m ?? ''],
     ['n', (r) => r.n ?? ''],
@@ -802,6 +963,18 @@ function targets() {
       }
     }
   }
+  for (const [n, k] of QUANT_WEIGHTS) {
+    for (const m of [1, QUANT_PREFILL]) {
+      const kernel = m === 1 ? 'qgemv' : 'qgemm';
+      const int8 = find(kernel, { bits: 4, m, n, k, threads: allThreads, activations: 'int8' });
+      const f32 = find(kernel, { bits: 4, m, n, k, threads: allThreads, activations: 'f32' });
+      const peer = find('ort_matmulnbits', { m, n, k, threads: allThreads });
+      if (!int8 || !peer) continue;
+      lines.push(
+        `  4-bit g${QUANT_GROUP} m=${m} ${n}x${k}, ${allThreads} thread(s): int8 x ${int8.ms} ms (f32 x ${f32?.ms} ms) vs onnxruntime MatMulNBits accuracy_level 4 ${peer.ms} ms = ${(peer.ms / int8.ms).toFixed(2)}x its speed (target > 1x)`,
+      );
+    }
+  }
   if (lines.length === 1) lines.push('  (needs the OpenBLAS peers and the full sizes)');
   return lines;
 }
@@ -832,6 +1005,10 @@ try {
   if (runs('quant')) {
     progress('GPTQ quantMatmul (qgemv, qgemm), f32 GEMM and read bandwidth');
     quant();
+  }
+  if (runs('quant') || runs('int8')) {
+    progress('int8 activations: quantMatmul against onnxruntime MatMulNBits');
+    await quantInt8();
   }
 } finally {
   setThreads(allThreads);

@@ -52,6 +52,18 @@ describe.runIf(available && built)('bench/run.mjs --smoke --json', () => {
     // f32 activations by weights as stored.
     for (const dtype of ['f16', 'bf16'])
       expect(records.some((r) => r.kernel === 'gemv_mixed' && r.dtype === dtype)).toBe(true);
+    // GPTQ kernels with f32 and int8 activations, and onnxruntime's MatMulNBits beside them
+    // (onnxruntime-node is a devDependency: present wherever the tests run).
+    for (const kernel of ['qgemv', 'qgemm'])
+      for (const activations of ['f32', 'int8'])
+        expect(
+          records.some(
+            (r) =>
+              r.kernel === kernel &&
+              (r as unknown as { activations?: string }).activations === activations,
+          ),
+        ).toBe(true);
+    expect(records.some((r) => r.kernel === 'ort_matmulnbits' && r.m === 1)).toBe(true);
     // The peers appear exactly when OpenBLAS could be compiled against; then all of them do.
     const peers = ['openblas_sgemm', 'openblas_sgemv', 'read_bandwidth'];
     const present = peers.filter((kernel) => kernels.has(kernel));

@@ -15,7 +15,8 @@ import { available, CPU, cpuInfo, setIsa, setThreads } from '../src/index';
 
 // The native GPTQ kernels against core's reference kernels, for every ISA this CPU runs: every bit
 // width, v1 and v2 zeros, f16/bf16/f32 scales, group sizes 32/64/128/K, m from the GEMV path
-// (<= 8) to the GEMM path, odd N and K, one and two threads. Random words are valid packed data.
+// (<= 8) to the GEMM path, odd N and K, one and two threads, f32 and int8 activations. Random
+// words are valid packed data.
 
 const REFERENCE = 'reference';
 const isas = available ? cpuInfo().supportedIsas : [];
@@ -38,8 +39,13 @@ interface Case {
 }
 
 /** Runs `fn` on the reference backend and on "cpu" with the same seeded inputs. */
-function both(c: Case, m: number, withBias: boolean) {
-  const attrs: QuantAttrs = { bits: c.bits, groupSize: c.groupSize, zeroOffset: c.zeroOffset };
+function both(c: Case, m: number, withBias: boolean, activations: 'f32' | 'int8' = 'f32') {
+  const attrs: QuantAttrs = {
+    bits: c.bits,
+    groupSize: c.groupSize,
+    zeroOffset: c.zeroOffset,
+    activations,
+  };
   const run = (backend: string) =>
     withBackend(backend, () =>
       scope(() => {
@@ -94,6 +100,11 @@ const CASES: Case[] = [
   { bits: 8, k: 64, n: 8, groupSize: 16, zeroOffset: 0, scaleDType: 'f16' },
 ];
 
+/** Whether QuantAttrs.activations 'int8' takes the case (2, 4, 8 bits; K, groups multiples of 32). */
+function takesInt8(c: Case): boolean {
+  return c.bits !== 3 && c.k % 32 === 0 && (c.groupSize >= c.k || c.groupSize % 32 === 0);
+}
+
 describe.skipIf(!available)('quantMatmul and dequantize on "cpu"', () => {
   for (const isa of isas) {
     for (const threads of [1, 2]) {
@@ -108,6 +119,11 @@ describe.skipIf(!available)('quantMatmul and dequantize on "cpu"', () => {
               expectProduct(actual[0]!, expected[0]!, c.k);
               // Dequantization is exact: s * (q - z) rounded once to f32 on both backends.
               expect(actual[1]).toEqual(expected[1]);
+              if (takesInt8(c)) {
+                // int8 activations: the same integer sums, then f32 rounding of a few terms.
+                const int8 = both(c, m, m !== 8, 'int8');
+                expectProduct(int8.actual[0]!, int8.expected[0]!, c.k);
+              }
             }
           });
         }

@@ -31,7 +31,21 @@ export interface QuantAttrs {
    * (qz + 1) & (2^bits - 1). 0 for v2 ('gptq_v2'), which stores z.
    */
   zeroOffset: 0 | 1;
+  /**
+   * How quantMatmul multiplies (dequantize ignores it). 'f32' (default): x times the dequantized
+   * weight in f32. 'int8' (bits 2, 4 and 8), the mode of onnxruntime's MatMulNBits at
+   * accuracy_level 4: x is quantized per row and block of L input channels (L = 128, 64 or 32, the
+   * largest dividing the group length min(groupSize, K)) to xq = round(x * (127 / max|x|)) (f32
+   * product, nearest even) with scale d = max|x| / 127, and
+   * y[i, j] = Σ_blocks s[g, j] · d[i, b] · Σ_k xq[i, k] · (q[k, j] − z[g, j]), the inner sum an exact
+   * integer. Faster on CPUs with int8 dot products; costs a little accuracy (see docs/benchmarks.md).
+   * A block holding an infinity or a NaN makes its row NaN.
+   */
+  activations?: QuantActivations;
 }
+
+/** The arithmetic of quantMatmul: see {@link QuantAttrs.activations}. */
+export type QuantActivations = 'f32' | 'int8';
 
 /** Dimensions of a validated quantized weight. */
 export interface QuantShape {
@@ -71,8 +85,12 @@ export function checkQuantizedWeight(
 ): QuantShape {
   const { qweight, qzeros, scales } = w;
   for (const t of [qweight, qzeros, scales]) t.assertAlive(op);
-  const { bits, groupSize, zeroOffset } = attrs;
+  const { bits, groupSize, zeroOffset, activations = 'f32' } = attrs;
   if (!BITS.includes(bits)) throw invalid(op, `bits must be 2, 3, 4 or 8, got ${bits}`);
+  if (activations !== 'f32' && activations !== 'int8')
+    throw invalid(op, `activations must be 'f32' or 'int8', got '${String(activations)}'`);
+  if (activations === 'int8' && bits === 3)
+    throw invalid(op, `int8 activations need 2, 4 or 8 bits, got 3 (use activations 'f32')`);
   if (zeroOffset !== 0 && zeroOffset !== 1)
     throw invalid(op, `zeroOffset must be 0 (gptq_v2) or 1 (gptq), got ${zeroOffset}`);
   expectDType(op, 'qweight', qweight, ['i32']);
@@ -113,6 +131,11 @@ export function checkQuantizedWeight(
       op,
       `groupSize must be a positive integer (K = ${k} for one group), got ${groupSize}`,
     );
+  if (activations === 'int8' && (k % 32 !== 0 || (groupSize < k && groupSize % 32 !== 0)))
+    throw shapeError(
+      op,
+      `int8 activations need K and the group size multiples of 32, got K = ${k} and groupSize ${groupSize}`,
+    );
   const expectedGroups = Math.ceil(k / groupSize);
   if (groups !== expectedGroups)
     throw shapeError(
@@ -134,7 +157,8 @@ export function checkQuantizedWeight(
  * x is f32 [..., K]; the result is f32 [..., N]. Act-order checkpoints (a non-monotonic g_idx) are
  * reordered once at load by their caller, which then permutes x's channels; groups here are
  * always consecutive. The bias (f32, f16 or bf16 [N]) is added after the product. Records a
- * gradient for x and the bias (the packed weight is constant).
+ * gradient for x and the bias (the packed weight is constant); with int8 activations the gradient
+ * of x is that of the f32 product (the rounding of x is passed straight through).
  */
 export function quantMatmul(
   x: Tensor,
@@ -163,6 +187,7 @@ export function quantMatmul(
     bits: attrs.bits,
     groupSize: attrs.groupSize,
     zeroOffset: attrs.zeroOffset,
+    ...(attrs.activations === 'int8' ? { activations: 'int8' as const } : {}),
   };
   return runKernel1(op, inputs, kernelAttrs, { shape: [...x.shape.slice(0, -1), n], dtype: 'f32' });
 }

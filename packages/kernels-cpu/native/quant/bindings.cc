@@ -44,9 +44,9 @@ PackedWeight packedWeight(const Napi::CallbackInfo& info, int first, const doubl
 }
 
 /// quantMatmul(x, qweight, qzeros, scales, bias | null, out, dims): dims = the packed weight's 9
-/// numbers (see packedWeight), then m, xOffset, biasType, biasOffset, outOffset.
+/// numbers (see packedWeight), then m, xOffset, biasType, biasOffset, outOffset, int8Activations.
 Napi::Value QuantMatmul(const Napi::CallbackInfo& info) {
-  const double* d = dimsOf(info, 6, 14);
+  const double* d = dimsOf(info, 6, 15);
   QuantMatmulArgs args{};
   args.w = packedWeight(info, 1, d);
   args.m = static_cast<int64_t>(d[9]);
@@ -55,6 +55,7 @@ Napi::Value QuantMatmul(const Napi::CallbackInfo& info) {
   args.bias = info[4].IsNull() ? nullptr
                                : typedArrayData(info[4], "bias") + static_cast<int64_t>(d[12]) * elementBytes(args.biasType);
   args.out = reinterpret_cast<float*>(typedArrayData(info[5], "out")) + static_cast<int64_t>(d[13]);
+  args.int8Activations = d[14] != 0;
   table().quantMatmul(args, parallel());
   return info.Env().Undefined();
 }

@@ -29,6 +29,9 @@ struct QuantMatmulArgs {
   const void* bias;  // nullptr for none
   DType biasType;
   float* out;
+  /// Quantize x to int8 per row and block (bits 2, 4, 8; see quant/isa/int8.cc) instead of
+  /// multiplying in f32.
+  bool int8Activations;
 };
 
 /// out [n, k] f32 = W; gIdx (nullptr: k / groupSize) gives each input channel's group.

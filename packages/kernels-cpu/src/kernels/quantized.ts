@@ -103,6 +103,7 @@ export function registerQuantized(native: NativeAddon): void {
           bias ? FLOAT_CODES[bias.dtype]! : 0,
           bias?.offset ?? 0,
           out.offset,
+          args.attrs.activations === 'int8' ? 1 : 0,
         ]),
       );
       return;

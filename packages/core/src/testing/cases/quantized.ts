@@ -108,4 +108,44 @@ export const quantizedCases: ConformanceCase[] = [
     },
     atol: 1e-4,
   },
+  {
+    // Decode (m = 1), a few rows and prefill-sized batches; blocks of x of 128, 64 and 32; N not a
+    // multiple of 16 (vector tails); a row with a NaN (its outputs NaN, the others untouched).
+    name: 'quantMatmul with int8 activations (2, 4, 8 bits)',
+    op: 'quantMatmul',
+    build: () => {
+      const four: QuantAttrs = { bits: 4, groupSize: 128, zeroOffset: 1, activations: 'int8' };
+      const two: QuantAttrs = { bits: 2, groupSize: 64, zeroOffset: 0, activations: 'int8' };
+      const eight: QuantAttrs = { bits: 8, groupSize: 32, zeroOffset: 1, activations: 'int8' };
+      const perChannel: QuantAttrs = {
+        bits: 4,
+        groupSize: 256,
+        zeroOffset: 0,
+        activations: 'int8',
+      };
+      const withNaN = Float32Array.from(sample([3, 128], 80).dataSync());
+      withNaN[128 + 5] = Number.NaN;
+      return [
+        quantMatmul(
+          sample([1, 256], 74),
+          sampleQuantizedWeight(256, 72, four, 75),
+          four,
+          sample([72], 76),
+        ),
+        quantMatmul(sample([13, 256], 77), sampleQuantizedWeight(256, 40, four, 78), four),
+        quantMatmul(sample([2, 3, 128], 79), sampleQuantizedWeight(128, 48, two, 81, 'bf16'), two),
+        quantMatmul(
+          tensor(withNaN, { shape: [3, 128] }),
+          sampleQuantizedWeight(128, 24, eight, 82, 'f32'),
+          eight,
+        ),
+        quantMatmul(
+          sample([9, 256], 83),
+          sampleQuantizedWeight(256, 32, perChannel, 84),
+          perChannel,
+        ),
+      ];
+    },
+    atol: 1e-4,
+  },
 ];

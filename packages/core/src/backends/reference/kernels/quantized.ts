@@ -17,22 +17,26 @@ function words(t: Tensor): Int32Array {
   return Int32Array.from(readValues(t));
 }
 
-/**
- * The f32 weight [N, K] as a Float32Array: W[n, k] = scale * (q - z), with the scale widened
- * exactly, q - z an integer and the product (exact in f64) rounded once to f32.
- */
-function dequantized(
-  [qweight, qzeros, scales, gIdx]: readonly (Tensor | undefined)[],
+/** The codes q [K, N], zero points z [G, N] and scales s [G, N] of a packed weight. */
+interface Unpacked {
+  codes: Int32Array;
+  zeros: Int32Array;
+  scales: Float32Array;
+  n: number;
+  k: number;
+}
+
+function unpack(
+  [qweight, qzeros, scales]: readonly (Tensor | undefined)[],
   attrs: QuantAttrs,
-): { weight: Float32Array; n: number; k: number } {
-  const { bits, groupSize, zeroOffset } = attrs;
+): Unpacked {
+  const { bits, zeroOffset } = attrs;
   const n = scales!.shape[1]!;
+  const groups = scales!.shape[0]!;
   const k = (qweight!.shape[0]! * 32) / bits;
   const zeroWords = qzeros!.shape[1]!;
-  const codes = words(qweight!);
-  const zeros = words(qzeros!);
-  const scale = readValues(scales!);
-  const groupOf = gIdx ? words(gIdx) : undefined;
+  const packedCodes = words(qweight!);
+  const packedZeros = words(qzeros!);
   const mask = (1 << bits) - 1;
   // Bits of a stream of words `stride` apart starting at `base`, from bit `bit` on.
   const field = (data: Int32Array, base: number, stride: number, bit: number) => {
@@ -42,16 +46,86 @@ function dequantized(
     if (shift + bits > 32) value |= data[base + (word + 1) * stride]! << (32 - shift);
     return value & mask;
   };
+  const codes = new Int32Array(k * n);
+  for (let kk = 0; kk < k; kk++) {
+    for (let nn = 0; nn < n; nn++) codes[kk * n + nn] = field(packedCodes, nn, n, bits * kk);
+  }
+  const zeros = new Int32Array(groups * n);
+  for (let g = 0; g < groups; g++) {
+    for (let nn = 0; nn < n; nn++) {
+      zeros[g * n + nn] = (field(packedZeros, g * zeroWords, 1, bits * nn) + zeroOffset) & mask;
+    }
+  }
+  return { codes, zeros, scales: Float32Array.from(readValues(scales!)), n, k };
+}
+
+/**
+ * The f32 weight [N, K] as a Float32Array: W[n, k] = scale * (q - z), with the scale widened
+ * exactly, q - z an integer and the product (exact in f64) rounded once to f32.
+ */
+function dequantized(inputs: readonly (Tensor | undefined)[], attrs: QuantAttrs) {
+  const { codes, zeros, scales, n, k } = unpack(inputs, attrs);
+  const groupOf = inputs[3] ? words(inputs[3]) : undefined;
   const weight = new Float32Array(n * k);
   for (let kk = 0; kk < k; kk++) {
-    const g = groupOf ? groupOf[kk]! : Math.floor(kk / groupSize);
+    const g = groupOf ? groupOf[kk]! : Math.floor(kk / attrs.groupSize);
     for (let nn = 0; nn < n; nn++) {
-      const q = field(codes, nn, n, bits * kk);
-      const z = (field(zeros, g * zeroWords, 1, bits * nn) + zeroOffset) & mask;
-      weight[nn * k + kk] = scale[g * n + nn]! * (q - z);
+      weight[nn * k + kk] = scales[g * n + nn]! * (codes[kk * n + nn]! - zeros[g * n + nn]!);
     }
   }
   return { weight, n, k };
+}
+
+/** Rounds to the nearest integer, ties to even (as the f32 -> int conversion of x86). */
+function roundHalfEven(v: number): number {
+  const r = Math.round(v);
+  return r - v === 0.5 && r % 2 !== 0 ? r - 1 : r;
+}
+
+/**
+ * quantMatmul with int8 activations (QuantAttrs.activations 'int8'), straight from its definition:
+ * x quantized per row and block of L channels in f32 arithmetic (Math.fround), the integer sums
+ * exact, the rest accumulated in f64 and rounded once to f32.
+ */
+function int8Product(
+  input: Float32Array,
+  rows: number,
+  w: Unpacked,
+  attrs: QuantAttrs,
+): Float32Array {
+  const { codes, zeros, scales, n, k } = w;
+  const group = Math.min(attrs.groupSize, k);
+  const blockLen = group % 128 === 0 ? 128 : group % 64 === 0 ? 64 : 32;
+  const result = new Float32Array(rows * n);
+  const xq = new Int32Array(blockLen);
+  const dot = new Float64Array(n);
+  for (let i = 0; i < rows; i++) {
+    const total = new Float64Array(n);
+    for (let b0 = 0; b0 < k; b0 += blockLen) {
+      let largest = 0;
+      for (let p = 0; p < blockLen; p++)
+        largest = Math.max(largest, Math.abs(input[i * k + b0 + p]!));
+      if (!Number.isFinite(largest)) {
+        total.fill(Number.NaN);
+        continue;
+      }
+      const inverse = largest === 0 ? 0 : Math.fround(127 / largest);
+      const d = Math.fround(largest / 127);
+      for (let p = 0; p < blockLen; p++)
+        xq[p] = roundHalfEven(Math.fround(input[i * k + b0 + p]! * inverse));
+      const g = Math.floor(b0 / attrs.groupSize);
+      dot.fill(0);
+      for (let p = 0; p < blockLen; p++) {
+        const v = xq[p]!;
+        if (v === 0) continue;
+        const row = (b0 + p) * n;
+        for (let j = 0; j < n; j++) dot[j]! += v * (codes[row + j]! - zeros[g * n + j]!);
+      }
+      for (let j = 0; j < n; j++) total[j]! += scales[g * n + j]! * d * dot[j]!;
+    }
+    for (let j = 0; j < n; j++) result[i * n + j] = total[j]!;
+  }
+  return result;
 }
 
 // dequantize: inputs [qweight, qzeros, scales, gIdx?] -> f32 [N, K].
@@ -64,15 +138,26 @@ registerKernel<QuantAttrs>({
 });
 
 // quantMatmul: inputs [x f32 [..., K] contiguous, qweight, qzeros, scales, bias?] -> f32 [..., N]:
-// x @ dequantize(W)^T accumulated in f64 and rounded to f32, then the bias added in f32.
+// x @ dequantize(W)^T accumulated in f64 and rounded to f32, then the bias added in f32 (with
+// activations 'int8', int8Product instead).
 registerKernel<QuantAttrs>({
   op: 'quantMatmul',
   backend: REFERENCE,
   fn: ({ inputs: [x, qweight, qzeros, scales, bias], outputs: [out], attrs }) => {
-    const { weight, n, k } = dequantized([qweight, qzeros, scales], attrs);
-    const input = readValues(x!);
-    const rows = input.length / k;
+    const input = Float32Array.from(readValues(x!));
     const biasValues = bias ? readValues(bias) : undefined;
+    if (attrs.activations === 'int8') {
+      const unpacked = unpack([qweight, qzeros, scales], attrs);
+      const rows = input.length / unpacked.k;
+      const result = int8Product(input, rows, unpacked, attrs);
+      if (biasValues) {
+        for (let p = 0; p < result.length; p++) result[p]! += biasValues[p % unpacked.n]!;
+      }
+      writeValues(out!, result);
+      return;
+    }
+    const { weight, n, k } = dequantized([qweight, qzeros, scales], attrs);
+    const rows = input.length / k;
     const result = new Float32Array(rows * n);
     for (let i = 0; i < rows; i++) {
       const row = i * k;
