@@ -3,10 +3,10 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { calibrationWindows } from '@slimlm/datasets';
 import { loadTokenizer } from '@slimlm/hub';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import '../src/index';
-import { calibrationWindows } from '../src/quantize/calibration';
 import { quantizeModel } from '../src/quantize/quantize-model';
 
 const ROOT = fileURLToPath(new URL('../../../', import.meta.url));

@@ -20,11 +20,11 @@ import {
   tensor,
   transpose,
 } from '@slimlm/core';
+import { calibrationWindows } from '@slimlm/datasets';
 import { loadTokenizer, openCheckpoint, saveCheckpoint } from '@slimlm/hub';
 import { type CausalLM, type Linear, modelFromFolder } from '@slimlm/models';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import '../src/index';
-import { calibrationWindows } from '../src/quantize/calibration';
 import type { QuantizeOptions, QuantizeSummary } from '../src/quantize/options';
 import { quantizeModel, unsupportedReason } from '../src/quantize/quantize-model';
 
@@ -149,28 +149,6 @@ function checkLoadsAsDequantized(source: string, out: string): void {
     original.dispose();
   }
 }
-
-describe('calibrationWindows', () => {
-  const ids = Array.from({ length: 1000 }, (_, i) => i);
-
-  it("'first' cuts consecutive windows from the start, with no BOS added", () => {
-    const windows = calibrationWindows(ids, 3, 100, 'first');
-    expect(windows).toEqual([ids.slice(0, 100), ids.slice(100, 200), ids.slice(200, 300)]);
-    expect(() => calibrationWindows(ids, 11, 100, 'first')).toThrow(/10 windows/);
-  });
-
-  it("'random' draws seeded windows inside the text", () => {
-    const a = calibrationWindows(ids, 16, 100, 'random', 3);
-    expect(calibrationWindows(ids, 16, 100, 'random', 3)).toEqual(a);
-    expect(calibrationWindows(ids, 16, 100, 'random', 4)).not.toEqual(a);
-    for (const w of a) {
-      expect(w).toHaveLength(100);
-      expect(w[0]!).toBeLessThanOrEqual(899);
-      expect(w[99]! - w[0]!).toBe(99);
-    }
-    expect(() => calibrationWindows(ids.slice(0, 100), 1, 100, 'random')).toThrow(/more than 100/);
-  });
-});
 
 describe('unsupportedReason', () => {
   it('names what the packing or the groups cannot hold', () => {

@@ -1,8 +1,8 @@
 import { existsSync, readdirSync, statSync } from 'node:fs';
 import { basename, extname, resolve } from 'node:path';
 import { SlimlmError } from '@slimlm/core';
+import { calibrationWindows } from '@slimlm/datasets';
 import {
-  calibrationWindows,
   type QuantizeOptions,
   type QuantizeProgress,
   type QuantizeSummary,

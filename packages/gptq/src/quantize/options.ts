@@ -16,9 +16,9 @@ export interface QuantizeOptions {
   /** 'gptq' (v1, AutoGPTQ: stored zero points are z - 1) or 'gptq_v2' (GPTQModel: z). */
   format: 'gptq' | 'gptq_v2';
   /**
-   * Calibration windows of token ids (see calibrationWindows), each run through the blocks
-   * separately. RTN may pass none: it then skips the forward passes and reports its losses
-   * without a Hessian.
+   * Calibration windows of token ids (see calibrationWindows in @slimlm/datasets), each run
+   * through the blocks separately. RTN may pass none: it then skips the forward passes and
+   * reports its losses without a Hessian.
    */
   calibration: number[][];
   /**
@@ -124,7 +124,7 @@ export function checkOptions(options: QuantizeOptions): void {
   }
   if (!Array.isArray(options.calibration)) fail('calibration must be an array of token windows');
   if (options.method === 'gptq' && options.calibration.length === 0) {
-    fail('GPTQ needs calibration windows (see calibrationWindows)');
+    fail('GPTQ needs calibration windows (see calibrationWindows in @slimlm/datasets)');
   }
   for (const [i, window] of options.calibration.entries()) {
     if (!Array.isArray(window) || window.length === 0) {
