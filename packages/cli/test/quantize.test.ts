@@ -1,7 +1,10 @@
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { gzipSync } from 'node:zlib';
+import { loadTokenizer } from '@slimlm/hub';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startHubServer } from '../../hub/test/helpers/hub-server';
 import type { EvalPplJson } from '../src/commands/eval';
 import type { QuantizeJson } from '../src/commands/quantize';
 import type { GenerateJson, ModelInfo } from '../src/index';
@@ -67,6 +70,7 @@ describe('slimlm quantize', () => {
       calib_mode: 'first',
       seed: 0,
     });
+    expect(summary.calib_source).toBe(calib);
     expect(summary.calib_tokens).toBeGreaterThan(4 * 64);
     // 5 blocks × 7 Linears: the attention ones quantized, the MLP ones (172 wide) kept.
     expect(summary.modules.length + summary.skipped.length).toBe(35);
@@ -259,10 +263,9 @@ describe('slimlm quantize', () => {
         [...base, '--calib', calib, '--calib-mode', 'last'],
         /'--calib-mode' must be one of random, first/,
       ],
-      [base, /missing option '--calib <file\|name>' \(GPTQ needs calibration text/],
       [
-        [...base, '--calib', 'c4'],
-        /'--calib c4': named calibration sets .* not bundled yet; give a text file path/,
+        base,
+        /missing option '--calib <file\|name>' \(GPTQ needs calibration text: a text file, or wikitext2, c4\)/,
       ],
       [
         [...base, '--calib', calib, '--seqlen', '1024'],
@@ -293,7 +296,9 @@ describe('slimlm quantize', () => {
       'no/such.txt',
     ]);
     expect(missing.code).toBe(1);
-    expect(missing.stderr).toBe('slimlm: error: --calib: no such file: no/such.txt\n');
+    expect(missing.stderr).toBe(
+      'slimlm: error: --calib no/such.txt: no such file, and not a calibration set name (wikitext2, c4)\n',
+    );
 
     const tiny = join(dir, 'tiny.txt');
     writeFileSync(tiny, 'Once upon a time there was a cat.');
@@ -313,5 +318,64 @@ describe('slimlm quantize', () => {
       /--calib .*tiny\.txt encodes to \d+ tokens, fewer than --nsamples 4 × --seqlen 64 = 256/,
     );
     expect(existsSync(join(dir, 'x'))).toBe(false);
+  });
+});
+
+describe('slimlm quantize --calib <name>', () => {
+  it('downloads a named set from the Hub into the cache once, then calibrates offline', async () => {
+    const hub = await startHubServer();
+    try {
+      // allenai/c4's first training shard as the Hub serves it: gzipped JSON lines.
+      const documents = readFileSync(C4, 'utf8').split('\n').filter(Boolean).slice(0, 12);
+      const shard = documents
+        .map((text) => JSON.stringify({ text, timestamp: '2019-04-25T00:00:00Z', url: 'x' }))
+        .join('\n');
+      hub.addRepo('datasets/allenai/c4', {
+        'en/c4-train.00000-of-01024.json.gz': gzipSync(`${shard}\n`),
+      });
+      const env = { HF_HOME: join(dir, 'hf-home'), HF_ENDPOINT: hub.url };
+      const argv = (name: string) => [
+        'quantize',
+        STORIES,
+        '--out',
+        join(dir, name),
+        ...SMALL,
+        '--calib',
+        'c4',
+        '--json',
+      ];
+      const online = await runCli(argv('c4-online'), { env });
+      expect(online.stderr).toBe('');
+      expect(online.code).toBe(0);
+      const summary = JSON.parse(online.stdout) as QuantizeJson;
+      expect(summary.calib_source).toBe(
+        'allenai/c4/en/c4-train.00000-of-01024.json.gz (first 12 documents)',
+      );
+      // GPTQ's C4 text: the documents joined by spaces, encoded once.
+      const tokenizer = await loadTokenizer(STORIES);
+      expect(summary.calib_tokens).toBe(tokenizer.encode(documents.join(' ')).length);
+      expect(summary.settings.calib).toBe('c4');
+
+      const requests = hub.requests.length;
+      const offline = await runCli(argv('c4-offline'), { env: { ...env, HF_HUB_OFFLINE: '1' } });
+      expect(offline.code).toBe(0);
+      expect(hub.requests.length).toBe(requests);
+      expect((JSON.parse(offline.stdout) as QuantizeJson).total_loss).toBe(summary.total_loss);
+    } finally {
+      await hub.close();
+    }
+  });
+
+  it('says what to do when a named set is neither cached nor reachable', async () => {
+    const env = { HF_HOME: join(dir, 'empty-home'), HF_HUB_OFFLINE: '1' };
+    const { code, stderr } = await runCli(
+      ['quantize', STORIES, '--out', join(dir, 'never'), '--calib', 'wikitext2'],
+      { env },
+    );
+    expect(code).toBe(1);
+    expect(stderr).toMatch(
+      /^slimlm: error: --calib wikitext2: Offline mode .*Salesforce\/wikitext/,
+    );
+    expect(existsSync(join(dir, 'never'))).toBe(false);
   });
 });

@@ -1,14 +1,19 @@
 import { existsSync, readdirSync, statSync } from 'node:fs';
-import { basename, extname, resolve } from 'node:path';
+import { basename, resolve } from 'node:path';
 import { SlimlmError } from '@slimlm/core';
-import { calibrationWindows } from '@slimlm/datasets';
+import {
+  CALIBRATION_SETS,
+  type CalibrationText,
+  calibrationWindows,
+  loadCalibrationText,
+} from '@slimlm/datasets';
 import {
   type QuantizeOptions,
   type QuantizeProgress,
   type QuantizeSummary,
   quantizeModel,
 } from '@slimlm/gptq';
-import { loadTokenizer } from '@slimlm/hub';
+import { hubSettings, loadTokenizer } from '@slimlm/hub';
 import { defineCommand } from '../command';
 import { UsageError } from '../errors';
 import type { Output } from '../io';
@@ -16,11 +21,11 @@ import { BACKEND_OPTION, MODEL_OPTIONS } from '../options';
 import { type BACKENDS, selectBackend } from '../utils/backend';
 import { formatInteger, formatSeconds } from '../utils/format';
 import { progressBar } from '../utils/progress';
+import { pullProgress } from '../utils/pull-progress';
 import { resolveModel } from '../utils/resolve-model';
-import { readTextFile } from './eval';
-import { modelInfo } from './info';
+import { type ModelInfo, modelInfo } from './info';
 
-const DEFAULTS = {
+export const QUANTIZE_DEFAULTS = {
   bits: 4,
   groupSize: 128,
   damp: 0.01,
@@ -28,9 +33,9 @@ const DEFAULTS = {
   seqlen: 2048,
   seed: 0,
 } as const;
+const DEFAULTS = QUANTIZE_DEFAULTS;
 
-/** Calibration sets named rather than given as a file; bundling them is issue #6's work. */
-const CALIBRATION_NAMES = ['wikitext2', 'c4'] as const;
+const CALIBRATION_NAMES = CALIBRATION_SETS.map((set) => set.name).join(', ');
 
 /** `slimlm quantize --json`: one object, snake_case like the configs it writes. */
 export interface QuantizeJson {
@@ -54,6 +59,8 @@ export interface QuantizeJson {
     calib_mode: 'random' | 'first';
     seed: number;
   };
+  /** What the calibration text was read from: the file, or the Hub file of a named set. */
+  calib_source: string | null;
   /** Tokens the calibration text encodes to (null without calibration). */
   calib_tokens: number | null;
   /** One row per quantized Linear, in the order they were quantized. */
@@ -63,7 +70,7 @@ export interface QuantizeJson {
   total_loss: number;
   /** Blocks taken from an interrupted run (--resume). */
   resumed_blocks: number;
-  /** Seconds of the whole command (tokenizing and writing included). */
+  /** Seconds of the quantization, tokenizing the calibration text and writing included. */
   seconds: number;
   /** The process's peak resident memory, in MiB. */
   peak_rss_mb: number;
@@ -75,8 +82,9 @@ export const quantizeCommand = defineCommand({
   description:
     'Quantizes the Linear layers of every decoder block, one block in memory at a time, and writes\n' +
     'a checkpoint that AutoGPTQ, GPTQModel, transformers and slimlm load. GPTQ needs calibration\n' +
-    'text (--calib): it is tokenized once and cut into --nsamples windows of --seqlen tokens,\n' +
-    'the first ones in order (--calib-mode first) or at random offsets like AutoGPTQ (random).\n' +
+    `text (--calib): a file, or a named set (${CALIBRATION_NAMES}) downloaded once from the Hub.\n` +
+    'It is tokenized once and cut into --nsamples windows of --seqlen tokens, the first ones in\n' +
+    'order (--calib-mode first) or at random offsets like AutoGPTQ (random).\n' +
     'The output appears only when complete; an interrupted run continues with --resume.',
   positionals: [{ name: 'model', description: 'local folder, built-in name or Hub id' }],
   options: {
@@ -128,7 +136,7 @@ export const quantizeCommand = defineCommand({
     calib: {
       type: 'string',
       placeholder: 'file|name',
-      description: 'Calibration text: a UTF-8 file, or .json/.jsonl with "text" fields',
+      description: `Calibration text: a text file, .json/.jsonl/.csv/.parquet "text" records, or ${CALIBRATION_NAMES} (from the Hub)`,
     },
     nsamples: {
       type: 'integer',
@@ -165,16 +173,16 @@ export const quantizeCommand = defineCommand({
     json: {
       type: 'boolean',
       description:
-        'Print a summary object {out, settings, modules, skipped, seconds, peak_rss_mb, …}',
+        'Print a summary object {out, settings, calib_source, modules, skipped, seconds, …}',
     },
   },
   examples: [
-    'slimlm quantize ./llama --out ./llama-gptq-4bit --calib c4-sample.txt',
+    'slimlm quantize ./llama --out ./llama-gptq-4bit --calib c4',
+    'slimlm quantize wikillama --out ./wikillama-4bit --calib c4-sample.txt --seqlen 256',
     'slimlm quantize ./llama --out ./llama-3bit --bits 3 --group-size 64 --desc-act --calib wiki.train.raw --calib-mode first',
     'slimlm quantize wikillama --out ./wikillama-rtn --method rtn --json',
   ],
   async run({ positionals, options }, { out }) {
-    const started = performance.now();
     const argument = positionals[0]!;
     if (options.sym && options['no-sym']) {
       throw new UsageError("options '--sym' and '--no-sym' contradict each other: give one");
@@ -194,23 +202,14 @@ export const quantizeCommand = defineCommand({
     }
     if (options.calib === undefined && method === 'gptq') {
       throw new UsageError(
-        `missing option '--calib <file|name>' (GPTQ needs calibration text; give a UTF-8 text file)`,
+        `missing option '--calib <file|name>' (GPTQ needs calibration text: a text file, or ${CALIBRATION_NAMES})`,
       );
     }
     if (options.resume && options.overwrite) {
       throw new UsageError("options '--resume' and '--overwrite' contradict each other: give one");
     }
-    const calibText = options.calib === undefined ? undefined : readCalibration(options.calib, out);
-
     const outFolder = resolve(out.io.cwd, options.out);
-    // An empty folder made beforehand is taken as it is: the checkpoint replaces it when complete.
-    const emptyFolder = existsSync(outFolder) && isEmptyFolder(outFolder);
-    if (existsSync(outFolder) && !options.overwrite && !emptyFolder) {
-      throw new SlimlmError(
-        'INVALID_ARGUMENT',
-        `--out ${options.out} already exists${options.resume ? ' and is complete (--resume continues an unfinished run only)' : ''}: remove it, choose another --out, or pass --overwrite to replace it`,
-      );
-    }
+    const replace = checkOutFolder(options.out, outFolder, options);
 
     const backend = await selectBackend(options.backend as (typeof BACKENDS)[number], out);
     const { folder } = await resolveModel(argument, {
@@ -220,103 +219,42 @@ export const quantizeCommand = defineCommand({
     if (resolve(folder) === outFolder) {
       throw new UsageError("option '--out' is the model's own folder: choose another");
     }
-    const info = modelInfo(argument, folder);
-    if (info.quantization_config) {
-      throw new SlimlmError(
-        'UNSUPPORTED',
-        `${argument} is already quantized (${JSON.stringify(info.quantization_config)}): quantize its full-precision original`,
-      );
-    }
+    const info = fullPrecisionInfo(argument, folder);
+    const calibration =
+      options.calib === undefined ? undefined : await loadCalibration(options.calib, out);
     const seqlen = calibrationLength(
       options.seqlen,
       info.max_positions,
-      calibText !== undefined,
+      calibration !== undefined,
       out,
     );
-    const nsamples = options.nsamples ?? DEFAULTS.nsamples;
-    const calibMode = (options['calib-mode'] ?? 'random') as 'random' | 'first';
-    const seed = options.seed ?? DEFAULTS.seed;
-
-    let calibration: number[][] = [];
-    let calibTokens: number | null = null;
-    if (calibText !== undefined) {
-      const tokenizingSince = performance.now();
-      const tokenizer = await loadTokenizer(folder);
-      const ids = tokenizer.encode(calibText);
-      calibTokens = ids.length;
-      out.diag(
-        `tokenized ${options.calib} into ${formatInteger(ids.length)} tokens in ${formatSeconds(performance.now() - tokenizingSince)}`,
-      );
-      const needed = calibMode === 'first' ? nsamples * seqlen : seqlen + 1;
-      if (ids.length < needed) {
-        throw new SlimlmError(
-          'INVALID_ARGUMENT',
-          calibMode === 'first'
-            ? `--calib ${options.calib} encodes to ${formatInteger(ids.length)} tokens, fewer than --nsamples ${nsamples} × --seqlen ${seqlen} = ${formatInteger(needed)} for --calib-mode first: give more text, fewer or shorter windows, or --calib-mode random`
-            : `--calib ${options.calib} encodes to ${formatInteger(ids.length)} tokens, too few for windows of --seqlen ${seqlen}: give more text or a smaller --seqlen`,
-        );
-      }
-      calibration = calibrationWindows(ids, nsamples, seqlen, calibMode, seed);
-    }
-
-    const settings: QuantizeJson['settings'] = {
-      method,
-      format: (options.format ?? 'gptq') as 'gptq' | 'gptq_v2',
-      bits: Number(options.bits ?? DEFAULTS.bits),
-      group_size: groupSize,
-      sym: !options['no-sym'],
-      desc_act: options['desc-act'],
-      static_groups: options['static-groups'],
-      damp_percent: options.damp ?? DEFAULTS.damp,
-      true_sequential: true,
-      calib: options.calib ?? null,
-      nsamples: calibration.length,
-      seqlen,
-      calib_mode: calibMode,
-      seed,
-    };
-    const reporter = progressReporter(out);
-    let summary: QuantizeSummary;
-    try {
-      const quantizeOptions: QuantizeOptions = {
-        bits: settings.bits as QuantizeOptions['bits'],
-        groupSize: settings.group_size,
-        sym: settings.sym,
-        descAct: settings.desc_act,
-        staticGroups: settings.static_groups,
-        dampPercent: settings.damp_percent,
-        method: settings.method,
-        format: settings.format,
+    const json = await runQuantization(
+      {
+        model: argument,
+        folder,
+        outFolder,
+        settings: {
+          method,
+          format: (options.format ?? 'gptq') as 'gptq' | 'gptq_v2',
+          bits: Number(options.bits ?? DEFAULTS.bits),
+          group_size: groupSize,
+          sym: !options['no-sym'],
+          desc_act: options['desc-act'],
+          static_groups: options['static-groups'],
+          damp_percent: options.damp ?? DEFAULTS.damp,
+          true_sequential: true,
+          calib: options.calib ?? null,
+          nsamples: options.nsamples ?? DEFAULTS.nsamples,
+          seqlen,
+          calib_mode: (options['calib-mode'] ?? 'random') as 'random' | 'first',
+          seed: options.seed ?? DEFAULTS.seed,
+        },
         calibration,
-        trueSequential: settings.true_sequential,
         resume: options.resume,
-        overwrite: options.overwrite || emptyFolder,
-        onProgress: reporter.update,
-        onLog: reporter.log,
-      };
-      summary = await quantizeModel(folder, outFolder, quantizeOptions);
-    } finally {
-      reporter.finish();
-    }
-
-    const json: QuantizeJson = {
-      out: summary.outFolder,
-      model: argument,
-      settings,
-      calib_tokens: calibTokens,
-      modules: summary.modules.map((m) => ({
-        block: m.layer,
-        module: m.module,
-        loss: m.loss,
-        damp: m.damp,
-        seconds: m.time,
-      })),
-      skipped: summary.skipped,
-      total_loss: summary.totalLoss,
-      resumed_blocks: summary.resumedBlocks,
-      seconds: (performance.now() - started) / 1000,
-      peak_rss_mb: peakRssMb(),
-    };
+        overwrite: options.overwrite || replace,
+      },
+      out,
+    );
     if (out.json) {
       out.result(json);
       return;
@@ -325,85 +263,157 @@ export const quantizeCommand = defineCommand({
   },
 });
 
-/** Calibration text from a file: plain UTF-8, or the "text" fields of a .json/.jsonl file. */
-function readCalibration(argument: string, out: Output): string {
-  const file = resolve(out.io.cwd, argument);
-  if (!existsSync(file) && (CALIBRATION_NAMES as readonly string[]).includes(argument)) {
-    throw new UsageError(
-      `option '--calib ${argument}': named calibration sets (${CALIBRATION_NAMES.join(', ')}) are not bundled yet; give a text file path (for example --calib fixtures/c4/c4-sample.utf8 in the slimlm repository)`,
-    );
-  }
-  const text = readTextFile(argument, '--calib', out);
-  const extension = extname(file).toLowerCase();
-  if (extension !== '.json' && extension !== '.jsonl') return text;
-  const texts = extension === '.jsonl' ? jsonlTexts(text, argument) : jsonTexts(text, argument);
-  if (texts.length === 0) {
-    throw new SlimlmError('INVALID_FILE', `--calib ${argument}: no "text" field found`);
-  }
-  // As GPTQ's wikitext2 loader: the documents joined by blank lines, tokenized once.
-  return texts.join('\n\n');
+/** A quantization whose settings are checked: what `quantize` and `workflow` hand over. */
+export interface QuantizationJob {
+  /** The <model> argument as given, for messages and the summary. */
+  model: string;
+  /** Its folder (full precision). */
+  folder: string;
+  /** Where the checkpoint goes, absolute. */
+  outFolder: string;
+  /** `nsamples` is the number of windows asked for; RTN without calibration takes none. */
+  settings: QuantizeJson['settings'];
+  /** The text to calibrate with; undefined for RTN without --calib. */
+  calibration: CalibrationText | undefined;
+  resume: boolean;
+  /** Replace `outFolder` when it exists. */
+  overwrite: boolean;
 }
 
-function jsonlTexts(content: string, name: string): string[] {
-  const texts: string[] = [];
-  for (const [i, line] of content.split('\n').entries()) {
-    if (line.trim() === '') continue;
-    let record: unknown;
-    try {
-      record = JSON.parse(line);
-    } catch (error) {
+/**
+ * Tokenizes the calibration text with the model's tokenizer, cuts the windows and quantizes the
+ * model into `job.outFolder`, with the progress bar and block lines on a terminal.
+ */
+export async function runQuantization(job: QuantizationJob, out: Output): Promise<QuantizeJson> {
+  const started = performance.now();
+  const { settings } = job;
+  const calibLabel = `--calib ${settings.calib}`;
+  let calibration: number[][] = [];
+  let calibTokens: number | null = null;
+  if (job.calibration !== undefined) {
+    const tokenizingSince = performance.now();
+    const tokenizer = await loadTokenizer(job.folder);
+    const ids = tokenizer.encode(job.calibration.text);
+    calibTokens = ids.length;
+    out.diag(
+      `tokenized ${settings.calib} into ${formatInteger(ids.length)} tokens in ${formatSeconds(performance.now() - tokenizingSince)}`,
+    );
+    const { nsamples, seqlen } = settings;
+    const needed = settings.calib_mode === 'first' ? nsamples * seqlen : seqlen + 1;
+    if (ids.length < needed) {
       throw new SlimlmError(
-        'INVALID_FILE',
-        `--calib ${name}: line ${i + 1} is not JSON (${(error as Error).message})`,
+        'INVALID_ARGUMENT',
+        settings.calib_mode === 'first'
+          ? `${calibLabel} encodes to ${formatInteger(ids.length)} tokens, fewer than --nsamples ${nsamples} × --seqlen ${seqlen} = ${formatInteger(needed)} for --calib-mode first: give more text, fewer or shorter windows, or --calib-mode random`
+          : `${calibLabel} encodes to ${formatInteger(ids.length)} tokens, too few for windows of --seqlen ${seqlen}: give more text or a smaller --seqlen`,
       );
     }
-    const text = textOf(record);
-    if (text === undefined) {
-      throw new SlimlmError('INVALID_FILE', `--calib ${name}: line ${i + 1} has no "text" string`);
-    }
-    texts.push(text);
+    calibration = calibrationWindows(ids, nsamples, seqlen, settings.calib_mode, settings.seed);
   }
-  return texts;
-}
 
-/** An array of strings or of {"text": …} records, or one such record, or {"text": [...]}. */
-function jsonTexts(content: string, name: string): string[] {
-  let value: unknown;
+  const reporter = progressReporter(out);
+  let summary: QuantizeSummary;
   try {
-    value = JSON.parse(content);
-  } catch (error) {
+    const quantizeOptions: QuantizeOptions = {
+      bits: settings.bits as QuantizeOptions['bits'],
+      groupSize: settings.group_size,
+      sym: settings.sym,
+      descAct: settings.desc_act,
+      staticGroups: settings.static_groups,
+      dampPercent: settings.damp_percent,
+      method: settings.method,
+      format: settings.format,
+      calibration,
+      trueSequential: settings.true_sequential,
+      resume: job.resume,
+      overwrite: job.overwrite,
+      onProgress: reporter.update,
+      onLog: reporter.log,
+    };
+    summary = await quantizeModel(job.folder, job.outFolder, quantizeOptions);
+  } finally {
+    reporter.finish();
+  }
+  return {
+    out: summary.outFolder,
+    model: job.model,
+    settings: { ...settings, nsamples: calibration.length },
+    calib_source: job.calibration?.source ?? null,
+    calib_tokens: calibTokens,
+    modules: summary.modules.map((m) => ({
+      block: m.layer,
+      module: m.module,
+      loss: m.loss,
+      damp: m.damp,
+      seconds: m.time,
+    })),
+    skipped: summary.skipped,
+    total_loss: summary.totalLoss,
+    resumed_blocks: summary.resumedBlocks,
+    seconds: (performance.now() - started) / 1000,
+    peak_rss_mb: peakRssMb(),
+  };
+}
+
+/**
+ * Refuses an --out that exists and is not empty, unless it is to be replaced (--overwrite) or
+ * continued (--resume). Returns whether it is an empty folder made beforehand, which the
+ * checkpoint replaces when complete.
+ */
+export function checkOutFolder(
+  argument: string,
+  outFolder: string,
+  options: { overwrite: boolean; resume?: boolean },
+): boolean {
+  if (!existsSync(outFolder)) return false;
+  const empty = statSync(outFolder).isDirectory() && readdirSync(outFolder).length === 0;
+  if (!empty && !options.overwrite) {
     throw new SlimlmError(
-      'INVALID_FILE',
-      `--calib ${name}: not JSON (${(error as Error).message})`,
+      'INVALID_ARGUMENT',
+      `--out ${argument} already exists${options.resume ? ' and is complete (--resume continues an unfinished run only)' : ''}: remove it, choose another --out, or pass --overwrite to replace it`,
     );
   }
-  const items = Array.isArray(value)
-    ? value
-    : isRecord(value) && Array.isArray(value.text)
-      ? value.text
-      : [value];
-  return items.map((item, i) => {
-    const text = typeof item === 'string' ? item : textOf(item);
-    if (text === undefined) {
-      throw new SlimlmError(
-        'INVALID_FILE',
-        `--calib ${name}: item ${i} is neither a string nor an object with a "text" string`,
-      );
+  return empty;
+}
+
+/** The model's description, refusing one that is quantized already. */
+export function fullPrecisionInfo(argument: string, folder: string): ModelInfo {
+  const info = modelInfo(argument, folder);
+  if (info.quantization_config) {
+    throw new SlimlmError(
+      'UNSUPPORTED',
+      `${argument} is already quantized (${JSON.stringify(info.quantization_config)}): quantize its full-precision original`,
+    );
+  }
+  return info;
+}
+
+/**
+ * Calibration text from a file (relative to the working directory) or a named set, downloaded
+ * into the Hugging Face cache with a progress bar the first time.
+ */
+export async function loadCalibration(argument: string, out: Output): Promise<CalibrationText> {
+  const file = resolve(out.io.cwd, argument);
+  const settings = hubSettings(out.io.env as NodeJS.ProcessEnv);
+  const progress = pullProgress(out, `downloading ${argument}`);
+  try {
+    return await loadCalibrationText(existsSync(file) ? file : argument, {
+      offline: settings.offline,
+      endpoint: settings.endpoint,
+      cacheDir: settings.cacheDir,
+      ...(settings.token === undefined ? {} : { token: settings.token }),
+      onProgress: progress.onProgress,
+    });
+  } catch (error) {
+    // Name the option: the library's message names the file or set at most.
+    if (error instanceof SlimlmError) {
+      const named = error.message.startsWith(argument) ? '' : `${argument}: `;
+      throw new SlimlmError(error.code, `--calib ${named}${error.message}`);
     }
-    return text;
-  });
-}
-
-function textOf(record: unknown): string | undefined {
-  return isRecord(record) && typeof record.text === 'string' ? record.text : undefined;
-}
-
-function isRecord(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
-
-function isEmptyFolder(path: string): boolean {
-  return statSync(path).isDirectory() && readdirSync(path).length === 0;
+    throw error;
+  } finally {
+    progress.finish();
+  }
 }
 
 /** --seqlen, or the default capped by the model's positions (with a note). */
@@ -507,7 +517,7 @@ function summaryRows(json: QuantizeJson, backend: string): [string, string][] {
   const calibration =
     s.calib === null
       ? 'none'
-      : `${s.nsamples} windows of ${s.seqlen} tokens (${s.calib_mode}${s.calib_mode === 'random' ? `, seed ${s.seed}` : ''}) from ${basename(s.calib)} (${formatInteger(json.calib_tokens ?? 0)} tokens)`;
+      : `${s.nsamples} windows of ${s.seqlen} tokens (${s.calib_mode}${s.calib_mode === 'random' ? `, seed ${s.seed}` : ''}) from ${calibrationName(s.calib, json.calib_source)} (${formatInteger(json.calib_tokens ?? 0)} tokens)`;
   return [
     ['out', json.out],
     [
@@ -530,6 +540,13 @@ function summaryRows(json: QuantizeJson, backend: string): [string, string][] {
     ['time', `${formatSeconds(json.seconds * 1000)} (${backend})`],
     ['peak RSS', `${json.peak_rss_mb} MiB`],
   ];
+}
+
+/** A file by its name; a named set by the Hub file it was read from. */
+function calibrationName(calib: string, source: string | null): string {
+  return CALIBRATION_SETS.some((set) => set.name === calib) && source !== null
+    ? `${calib} (${source})`
+    : basename(calib);
 }
 
 /** The kept modules' names within their blocks ('mlp.down_proj'), each once, a few at most. */
