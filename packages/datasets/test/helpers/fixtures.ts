@@ -9,11 +9,12 @@ export const FIXTURES = join(ROOT, 'fixtures');
 export const DATASETS = join(FIXTURES, 'datasets');
 export const WIKILLAMA = join(ROOT, 'packages/models/assets/wikillama-7m');
 
-export interface AlpacaRecord {
+// A type, not an interface, so that it is a DataRecord (which has an index signature).
+export type AlpacaRecord = {
   instruction: string;
   input: string;
   output: string;
-}
+};
 
 /** The 100 real Alpaca rows every format fixture holds, parsed by JSON.parse itself. */
 export const ALPACA: AlpacaRecord[] = JSON.parse(
