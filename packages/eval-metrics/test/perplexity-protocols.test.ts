@@ -1,10 +1,11 @@
 import '@slimlm/kernels-cpu';
+import { readFileSync } from 'node:fs';
 import { SlimlmError } from '@slimlm/core';
 import { loadTokenizer } from '@slimlm/hub';
 import { type CausalLM, modelFromFolder } from '@slimlm/models';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { defaultSeqlen, PERPLEXITY_PROTOCOLS, perplexity } from '../src/index';
-import { bigramModel, bits, relative, WIKILLAMA, wikitextIds } from './helpers';
+import { bigramModel, bits, ROOT, relative, WIKILLAMA, wikitextIds } from './helpers';
 
 const LN2 = Math.log(2);
 
@@ -110,6 +111,17 @@ describe('the protocols on a bigram model, against values computed by hand', () 
   });
 });
 
+interface ProtocolReference {
+  windows: number;
+  ids: number[];
+  optimum: { ppl: number };
+  'llama.cpp': { ppl: number; scored: number };
+}
+/** scripts/protocol-reference.py: float64 NumPy, written from optimum's and llama.cpp's code. */
+const reference = JSON.parse(
+  readFileSync(`${ROOT}fixtures/eval-metrics/wikillama-protocols-reference.json`, 'utf8'),
+) as ProtocolReference;
+
 describe('the protocols on wikillama and WikiText-2', () => {
   let model: CausalLM;
   let ids: number[];
@@ -118,6 +130,20 @@ describe('the protocols on wikillama and WikiText-2', () => {
     ids = wikitextIds(await loadTokenizer(WIKILLAMA), 4 * 512 + 100);
   });
   afterAll(() => model.dispose());
+
+  test('optimum and llama.cpp match the float64 reference on the first 4 windows of 512', () => {
+    expect(ids.slice(0, 4 * 512)).toEqual(reference.ids);
+    const optimum = perplexity(model, reference.ids, { protocol: 'optimum', batch: 2 });
+    expect(optimum.windows).toBe(reference.windows);
+    expect(relative(optimum.ppl, reference.optimum.ppl)).toBeLessThan(2e-5);
+    const llamaCpp = perplexity(model, reference.ids, {
+      protocol: 'llama.cpp',
+      bosTokenId: 1,
+      batch: 2,
+    });
+    expect(llamaCpp.tokens).toBe(reference['llama.cpp'].scored);
+    expect(relative(llamaCpp.ppl, reference['llama.cpp'].ppl)).toBeLessThan(2e-5);
+  });
 
   test('optimum equals gptq-non-overlapping at 512', () => {
     const optimum = perplexity(model, ids, { protocol: 'optimum', batch: 2 });
