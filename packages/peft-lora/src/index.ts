@@ -5,12 +5,7 @@
 
 // LoRA layers and adapters
 
-export type {
-  InjectedAdapter,
-  InjectOptions,
-  MatricesFor,
-  TrainableOptions,
-} from './lora/adapters';
+export type { InjectedAdapter, InjectOptions, TrainableOptions } from './lora/adapters';
 export {
   activeAdapters,
   adapterConfig,

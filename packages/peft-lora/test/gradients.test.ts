@@ -243,7 +243,7 @@ describe('an act-order GPTQ base (g_idx not k / group size)', () => {
     const projection = randn([2, 3, N], { generator });
     const gradients = (base: QuantLinear | Linear) => {
       const layer = new LoraLinear(base);
-      const settings = { r, alpha: 8, scaling: 2, dropout: 0, generator };
+      const settings = { r, alpha: 8, scaling: 2, dropout: 0 };
       layer.addAdapter('default', settings, mul(a, 1), mul(b, 1));
       layer.activeAdapters = ['default'];
       const input = mul(x, 1);

@@ -63,7 +63,7 @@ const ADAPTER_NAME = /^[A-Za-z0-9_-]+$/;
 export interface InjectOptions {
   /** The adapter's name, a path component (default 'default', as PEFT). */
   adapterName?: string;
-  /** Seeds the initial A/B and the dropout masks (default: core's global generator, manualSeed). */
+  /** Seeds the initial A and B (default: core's global generator, see manualSeed). */
   seed?: number;
 }
 
@@ -94,7 +94,6 @@ export function attachAdapter(
   config: LoraConfig,
   paths: readonly string[],
   matricesFor: MatricesFor,
-  generator: Generator,
 ): InjectedAdapter {
   if (!ADAPTER_NAME.test(name)) {
     throw new SlimlmError(
@@ -109,11 +108,11 @@ export function attachAdapter(
       `this model has an adapter '${name}' already; choose another adapterName or deleteAdapter first`,
     );
   }
-  const withBias = [...state.configs].filter(([, c]) => c.bias !== 'none').map(([n]) => n);
-  if (config.bias !== 'none' && withBias.length > 0) {
+  const withBias = [...state.configs].find(([, c]) => c.bias !== 'none');
+  if (config.bias !== 'none' && withBias) {
     throw new SlimlmError(
       'UNSUPPORTED',
-      `only one adapter per model may train biases (as in PEFT); '${withBias[0]}' has bias '${adapterConfig(model, withBias[0]!).bias}', so '${name}' needs bias 'none'`,
+      `only one adapter per model may train biases (as in PEFT); '${withBias[0]}' has bias '${withBias[1].bias}', so '${name}' needs bias 'none'`,
     );
   }
   const fanInFanOut = paths.some((path) => {
@@ -144,7 +143,6 @@ export function attachAdapter(
         alpha,
         scaling: loraScaling(alpha, r, config.useRslora),
         dropout: config.loraDropout,
-        generator,
       },
       a,
       b,
@@ -187,7 +185,6 @@ export function injectLora(
       b.requiresGrad = true;
       return { a, b };
     },
-    generator,
   );
   return injected;
 }

@@ -1,14 +1,4 @@
-import {
-  add,
-  cast,
-  dropout,
-  type Generator,
-  matmul,
-  mul,
-  SlimlmError,
-  scope,
-  type Tensor,
-} from '@slimlm/core';
+import { add, cast, dropout, matmul, mul, SlimlmError, scope, type Tensor } from '@slimlm/core';
 import { Linear, type LinearLayer, Module } from '@slimlm/models';
 
 /** One adapter of a LoRA layer: its rank, scaling and dropout. */
@@ -17,10 +7,11 @@ export interface AdapterSettings {
   alpha: number;
   /** alpha / r, or alpha / √r with rsLoRA. */
   scaling: number;
-  /** Dropout probability on the adapter's input in training mode. */
+  /**
+   * Dropout probability on the adapter's input in training mode; masks come from core's global
+   * generator (manualSeed), as torch's dropout draws from torch's.
+   */
   dropout: number;
-  /** Draws the dropout masks. */
-  generator: Generator;
 }
 
 /** Whether `module` is a linear layer (what LoRA can wrap): Linear, QuantLinear or another LinearLayer. */
@@ -166,10 +157,7 @@ export class LoraLinear extends Module implements LinearLayer {
       for (const name of this.active) {
         const settings = this.settings.get(name);
         if (!settings) continue;
-        const input =
-          this.training && settings.dropout > 0
-            ? dropout(x, settings.dropout, { generator: settings.generator })
-            : x;
+        const input = this.training && settings.dropout > 0 ? dropout(x, settings.dropout) : x;
         const update = this.loraB(name).forward(this.loraA(name).forward(input));
         y = add(y, mul(update, settings.scaling));
       }

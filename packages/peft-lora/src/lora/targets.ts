@@ -1,5 +1,5 @@
 import { SlimlmError } from '@slimlm/core';
-import type { CausalLM, LinearLayer, Module } from '@slimlm/models';
+import type { CausalLM, Module } from '@slimlm/models';
 import { isAllLinear, type LoraConfig, type TargetModules } from './config';
 import { isLinearLayer, LoraLinear } from './lora-linear';
 
@@ -174,9 +174,4 @@ export function selectTargets(model: CausalLM, config: LoraConfig): TargetSelect
 
 function describe(model: CausalLM): string {
   return `this ${model.config.modelType} model (${model.constructor.name})`;
-}
-
-/** The layer at `path`, typed. */
-export function linearAt(model: Module, path: string): LinearLayer {
-  return model.getModule(path) as LinearLayer;
 }

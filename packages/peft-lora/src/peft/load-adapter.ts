@@ -1,6 +1,6 @@
 import { existsSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { cast, defaultGenerator, SlimlmError, type Tensor } from '@slimlm/core';
+import { cast, SlimlmError, type Tensor } from '@slimlm/core';
 import { openSafetensors, readJsonFile, type TensorSource } from '@slimlm/hub';
 import type { CausalLM, LinearLayer } from '@slimlm/models';
 import { attachAdapter, type InjectedAdapter, setAdapter } from '../lora/adapters';
@@ -221,20 +221,13 @@ function attachFile(
       );
     }
   }
-  const adapter = attachAdapter(
-    model,
-    options.adapterName ?? 'default',
-    config,
-    paths,
-    (path) => {
-      const { a, b } = modules.get(path)!;
-      const matrices = { a: adapterTensor(source, a), b: adapterTensor(source, b) };
-      matrices.a.requiresGrad = options.trainable ?? false;
-      matrices.b.requiresGrad = options.trainable ?? false;
-      return matrices;
-    },
-    defaultGenerator,
-  );
+  const adapter = attachAdapter(model, options.adapterName ?? 'default', config, paths, (path) => {
+    const { a, b } = modules.get(path)!;
+    const matrices = { a: adapterTensor(source, a), b: adapterTensor(source, b) };
+    matrices.a.requiresGrad = options.trainable ?? false;
+    matrices.b.requiresGrad = options.trainable ?? false;
+    return matrices;
+  });
   for (const [path, name] of biases) model.setParameter(biasPath(model, path), source.read(name));
   return adapter;
 }
