@@ -6,7 +6,9 @@
 // (fixtures/), every token scored.
 //
 // Each row runs in its own child process, so that its peak RSS (VmHWM) is its own; tokens per
-// second count the real input tokens of steps 2..N over their wall time (the first step warms up).
+// second count the real input tokens of steps 2..N over their wall time (the first step warms up),
+// and CPU seconds per step (user + system, all threads) tell how much of that wall time the
+// process actually ran, on a machine shared with other work.
 // Uses the built packages (cd packages/peft-lora && npx tsup):
 //   node bench/train.mjs [model] [--rows full,lora-qv,lora-all,lora-qv-4bit,lora-all-4bit]
 //                        [--seqlen 128] [--batch 4] [--steps 8] [--threads N] [--json]
@@ -67,12 +69,17 @@ if (process.argv[2] === '--child') {
   // Tied tensors count once.
   const trainable = [...new Set(parameters.values())].reduce((n, t) => n + t.size, 0);
   const stepTimes = [];
+  const stepCpu = [];
   const trainer = new Trainer(model, parameters, {
     batchSize: job.batch,
     maxSteps: job.steps,
     learningRate: job.method === 'full' ? 1e-4 : 2e-4,
     onProgress: (p) => {
-      if (p.kind === 'step') stepTimes.push(performance.now());
+      if (p.kind === 'step') {
+        stepTimes.push(performance.now());
+        const { user, system } = process.cpuUsage();
+        stepCpu.push((user + system) / 1e6);
+      }
     },
   });
   const result = await trainer.train({ train });
@@ -85,6 +92,9 @@ if (process.argv[2] === '--child') {
       trainable_params: trainable,
       tokens_per_s: +(tokens / seconds).toFixed(1),
       seconds_per_step: +(seconds / (result.history.length - 1)).toFixed(3),
+      cpu_seconds_per_step: +((stepCpu.at(-1) - stepCpu[0]) / (result.history.length - 1)).toFixed(
+        3,
+      ),
       skipped_steps: result.skippedSteps,
       peak_rss_mib: +(hwmKb / 1024).toFixed(0),
     })}\n`,
