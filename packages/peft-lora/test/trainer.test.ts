@@ -5,7 +5,14 @@ import { join } from 'node:path';
 import { SlimlmError } from '@slimlm/core';
 import { type CausalLM, modelFromFolder } from '@slimlm/models';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { evaluateLoss, Trainer, type TrainerOptions, type TrainingExample } from '../src/index';
+import {
+  evaluateLoss,
+  injectLora,
+  Trainer,
+  type TrainerOptions,
+  type TrainingExample,
+  trainableParameters,
+} from '../src/index';
 import { BatchPlan } from '../src/train/batches';
 import { largestDifference, parameterValues, STORIES, wikitextIds, windows } from './train-helpers';
 
@@ -174,6 +181,45 @@ describe('Trainer on stories260K', () => {
     expect(largestDifference(parameterValues(resumed.model), parameterValues(whole.model))).toBe(0);
     expect(resumed.result.checkpoint).toBe(join(dir, 'checkpoint-6'));
     dispose(whole.model, resumed.model);
+  });
+
+  test('a LoRA run with dropout resumes exactly: dropout is reseeded per micro-batch', async () => {
+    const options: TrainerOptions = { maxSteps: 4, batchSize: 2, saveSteps: 1, learningRate: 1e-2 };
+    const run = async (checkpointDir: string, more: TrainerOptions = {}, loraDropout = 0.3) => {
+      const model = modelFromFolder(STORIES);
+      injectLora(
+        model,
+        { r: 4, loraAlpha: 8, loraDropout, targetModules: 'all-linear' },
+        { seed: 1 },
+      );
+      const trainer = new Trainer(model, trainableParameters(model), {
+        ...options,
+        checkpointDir,
+        ...more,
+      });
+      return { model, result: await trainer.train({ train }) };
+    };
+    const whole = await run(temporaryFolder());
+    const dir = temporaryFolder();
+    const crash = new Error('interrupted');
+    const crashed = run(dir, {
+      onProgress: (p) => {
+        if (p.kind === 'step' && p.step === 2) throw crash;
+      },
+    });
+    await expect(crashed).rejects.toBe(crash);
+    const resumed = await run(dir, { resume: true });
+    // The crash came while reporting step 2, before its checkpoint.
+    expect(resumed.result.resumedFrom).toBe(1);
+    expect(resumed.result.history).toEqual(whole.result.history);
+    expect(largestDifference(parameterValues(resumed.model), parameterValues(whole.model))).toBe(0);
+    // Dropout is really on: without it the second step differs (B starts at 0, so the first does not).
+    const other = await run(temporaryFolder(), {}, 0);
+    expect(other.result.history[0]!.loss).toBe(whole.result.history[0]!.loss);
+    expect(Math.abs(other.result.history[1]!.loss - whole.result.history[1]!.loss)).toBeGreaterThan(
+      1e-4,
+    );
+    dispose(whole.model, resumed.model, other.model);
   });
 
   test('resuming with other data or settings is refused, naming what differs', async () => {
