@@ -1,6 +1,7 @@
 import type { Command } from '../command';
 import { benchCommand } from './bench';
 import { evalCommand } from './eval';
+import { finetuneCommand } from './finetune';
 import { generateCommand } from './generate';
 import { infoCommand } from './info';
 import { pullCommand } from './pull';
@@ -14,6 +15,7 @@ export const COMMANDS: readonly Command[] = [
   quantizeCommand,
   evalCommand,
   benchCommand,
+  finetuneCommand,
   pullCommand,
   pushCommand,
 ];
