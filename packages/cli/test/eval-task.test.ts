@@ -68,6 +68,39 @@ describe('slimlm eval task', () => {
     expect(stderr).toMatch(/generated \d+ tokens in/);
   });
 
+  it('reads any record format of @slimlm/datasets, and renders records with --template', async () => {
+    const csv = join(dir, 'heldout.csv');
+    writeFileSync(
+      csv,
+      'prompt,response\nOnce upon a time,There was a little girl named Lily.\nOne day,x\n',
+    );
+    const fromCsv = await runCli([...TASK, '--data', csv, '--metrics', 'exactMatch', '--json']);
+    expect(fromCsv.code).toBe(0);
+    expect((JSON.parse(fromCsv.stdout) as EvalTaskJson).scores.exactMatch).toBeCloseTo(0.5, 12);
+
+    const alpaca = join(dir, 'alpaca.jsonl');
+    writeFileSync(
+      alpaca,
+      `${JSON.stringify({ instruction: 'Tell a story.', input: '', output: 'Once upon a time' })}\n`,
+    );
+    const rendered = await runCli([
+      ...TASK,
+      '--data',
+      alpaca,
+      '--template',
+      'alpaca',
+      '--metrics',
+      'rougeL',
+      '--json',
+    ]);
+    expect(rendered.code).toBe(0);
+    expect(JSON.parse(rendered.stdout)).toMatchObject({ examples: 1 });
+    writeFileSync(alpaca, `${JSON.stringify({ instruction: 'Tell a story.' })}\n`);
+    const missing = await runCli([...TASK, '--data', alpaca, '--template', 'alpaca']);
+    expect(missing.code).toBe(1);
+    expect(missing.stderr).toMatch(/alpaca\.jsonl, record 1: .*no "output" field/);
+  });
+
   it('exits 2 on usage errors and 1 on a bad data file, naming the problem', async () => {
     const usage: [string[], RegExp][] = [
       [['eval', 'task', STORIES], /missing option '--data <file>' \(the examples to evaluate\)/],
@@ -92,10 +125,16 @@ describe('slimlm eval task', () => {
     }
     const bad = join(dir, 'bad.jsonl');
     const cases: [string, RegExp][] = [
-      ['{"prompt": "a", "response": "b"}\n{oops}\n', /bad\.jsonl:2: not JSON/],
-      ['{"prompt": "a"}\n', /bad\.jsonl:1: expected "response" as a string or a non-empty list/],
-      ['{"response": "b"}\n', /bad\.jsonl:1: expected a non-empty string "prompt"/],
-      ['\n\n', /bad\.jsonl: no examples/],
+      ['{"prompt": "a", "response": "b"}\n{oops}\n', /bad\.jsonl: line 2 is not JSON/],
+      [
+        '{"prompt": "a"}\n',
+        /bad\.jsonl, record 1: expected "response" as a string or a non-empty list/,
+      ],
+      [
+        '{"response": "b"}\n',
+        /bad\.jsonl, record 1: expected a non-empty string "prompt" \(or give --template\)/,
+      ],
+      ['\n\n', /bad\.jsonl: no records/],
     ];
     for (const [content, message] of cases) {
       writeFileSync(bad, content);

@@ -13,6 +13,15 @@ import {
 } from '@slimlm/eval-metrics';
 // Registers the 'gptq' quantization method, so that GPTQ checkpoints load like any other.
 import '@slimlm/gptq';
+import {
+  alpacaTemplate,
+  chatmlTemplate,
+  chatTemplate,
+  type DataRecord,
+  type PromptTemplate,
+  readRecords,
+} from '@slimlm/datasets';
+import type { Tokenizer } from '@slimlm/hub';
 import type { LoadedModel } from '@slimlm/models';
 import type { ParsedOptions } from '../args';
 import { defineCommand } from '../command';
@@ -91,7 +100,14 @@ const EVAL_OPTIONS = {
   data: {
     type: 'string',
     placeholder: 'file',
-    description: 'eval task: JSON Lines file of {"prompt", "response"} examples',
+    description:
+      'eval task: JSON, JSON Lines, CSV or Parquet records of {"prompt", "response"} (or as --template reads them)',
+  },
+  template: {
+    type: 'string',
+    choices: ['alpaca', 'chatml', 'chat'],
+    description:
+      "eval task: render records with a template (alpaca: {instruction, input, output}; chatml, chat: messages, chat with the model's own template)",
   },
   metrics: {
     type: 'string',
@@ -149,8 +165,9 @@ export const evalCommand = defineCommand({
     '(chunks of --seqlen, default 512, BOS first in each, only the second half scored). The\n' +
     'protocol is named in the output: perplexities of different protocols are not comparable.\n' +
     '\n' +
-    'eval task reads JSON Lines of {"prompt", "response"} (response: a string or a list of\n' +
-    'acceptable strings), generates an answer to each prompt greedily, and scores the answers:\n' +
+    'eval task reads records (JSON, JSON Lines, CSV, Parquet) of {"prompt", "response"} (response:\n' +
+    'a string or a list of acceptable strings) or renders them with --template, generates an\n' +
+    'answer to each prompt greedily, and scores the answers:\n' +
     'accuracy, exactMatch and tokenF1 (SQuAD), bleu (sacrebleu corpus BLEU-4, 0-100) and rougeL.\n' +
     'Full-precision and GPTQ checkpoints load alike.',
   positionals: [
@@ -168,7 +185,8 @@ export const evalCommand = defineCommand({
     if (!(METRICS as readonly string[]).includes(metric)) {
       throw new UsageError(`unknown metric '${metric}' (metrics: ${METRICS.join(', ')})`);
     }
-    const evaluation = metric === 'ppl' ? prepareText(options, out) : prepareTask(options, out);
+    const evaluation =
+      metric === 'ppl' ? prepareText(options, out) : await prepareTask(options, out);
     const backend = await selectBackend(options.backend as (typeof BACKENDS)[number], out);
     const { folder } = await resolveModel(argument, {
       ...(options.revision === undefined ? {} : { revision: options.revision }),
@@ -205,7 +223,7 @@ function missingOption(name: string, placeholder: string, what: string): UsageEr
 
 /** eval ppl: checks its options and reads the text, before any model is loaded. */
 function prepareText(options: Options, out: Output): (loaded: Loaded) => Promise<void> {
-  refuseOptions(options, ['data', 'metrics', 'max-new-tokens', 'stop', 'limit'], 'ppl');
+  refuseOptions(options, ['data', 'template', 'metrics', 'max-new-tokens', 'stop', 'limit'], 'ppl');
   const textPath = options.text;
   if (textPath === undefined) throw missingOption('text', 'file', 'the text file to score');
   const protocol = PROTOCOLS[options.protocol ?? 'gptq']!;
@@ -302,18 +320,26 @@ async function scorePerplexity(
   out.diag(`scored in ${formatSeconds(elapsed)} (${perSecond.toFixed(0)} tokens/s, ${backend})`);
 }
 
-/** eval task: checks its options and reads the examples, before any model is loaded. */
-function prepareTask(options: Options, out: Output): (loaded: Loaded) => Promise<void> {
+/** eval task: checks its options and reads the records, before any model is loaded. */
+async function prepareTask(
+  options: Options,
+  out: Output,
+): Promise<(loaded: Loaded) => Promise<void>> {
   refuseOptions(options, ['text', 'protocol', 'seqlen', 'max-windows'], 'task');
   const dataPath = options.data;
   if (dataPath === undefined) throw missingOption('data', 'file', 'the examples to evaluate');
   const metrics = parseMetrics(options.metrics);
   const stops = options.stop;
   if (stops.includes('')) throw new UsageError("option '--stop' needs a non-empty string");
-  const all = readExamples(dataPath, out);
-  const examples = options.limit === undefined ? all : all.slice(0, options.limit);
+  readTextFile(dataPath, '--data', out);
+  const all = await readRecords(resolve(out.io.cwd, dataPath));
+  if (all.length === 0) throw new SlimlmError('INVALID_FILE', `${dataPath}: no records`);
+  const records = options.limit === undefined ? all : all.slice(0, options.limit);
   const maxNewTokens = options['max-new-tokens'] ?? DEFAULT_TASK_MAX_NEW_TOKENS;
   return async ({ loaded, argument, backend }) => {
+    const template =
+      options.template === undefined ? undefined : TEMPLATES[options.template]!(loaded.tokenizer);
+    const { examples, addSpecialTokens } = taskExamples(records, dataPath, template);
     const bar = progressBar(out.io.stderr, 'generating', {
       enabled: out.interactive,
       format: (done, total) => `${done}/${total} examples`,
@@ -325,6 +351,7 @@ function prepareTask(options: Options, out: Output): (loaded: Loaded) => Promise
         metrics,
         maxNewTokens,
         stopStrings: stops,
+        addSpecialTokens,
         ...(options.batch === undefined ? {} : { batch: options.batch }),
         onProgress: (done, total) => bar.update(done, total),
       });
@@ -372,25 +399,39 @@ function parseMetrics(list: string | undefined): TaskMetric[] {
   return names as TaskMetric[];
 }
 
+/** --template's names → @slimlm/datasets' templates (chat needs the model's tokenizer). */
+const TEMPLATES: Readonly<Record<string, (tokenizer: Tokenizer) => PromptTemplate>> = {
+  alpaca: () => alpacaTemplate,
+  chatml: () => chatmlTemplate,
+  chat: (tokenizer) => chatTemplate(tokenizer),
+};
+
 /**
- * The examples of a JSON Lines file: one object per non-blank line with a string "prompt" and a
- * "response" that is a string or a non-empty list of strings. Errors name the file and line.
+ * The examples of the data records: rendered by the template, or else read from each record's
+ * "prompt" (a string) and "response" (a string or a list of acceptable strings). Errors name the
+ * file and the record.
  */
-function readExamples(path: string, out: Output): TaskExample[] {
-  const text = readTextFile(path, '--data', out);
-  const examples: TaskExample[] = [];
-  for (const [index, line] of text.split('\n').entries()) {
-    if (line.trim() === '') continue;
-    const where = `${path}:${index + 1}`;
-    let record: unknown;
-    try {
-      record = JSON.parse(line);
-    } catch (error) {
-      throw new SlimlmError('INVALID_FILE', `${where}: not JSON (${(error as Error).message})`);
+function taskExamples(
+  records: readonly DataRecord[],
+  path: string,
+  template: PromptTemplate | undefined,
+): { examples: TaskExample[]; addSpecialTokens: boolean } {
+  const examples = records.map((record, index): TaskExample => {
+    const where = `${path}, record ${index + 1}`;
+    if (template) {
+      try {
+        return template.render(record);
+      } catch (error) {
+        if (!(error instanceof SlimlmError)) throw error;
+        throw new SlimlmError(error.code, `${where}: ${error.message}`);
+      }
     }
-    const { prompt, response } = (record ?? {}) as Record<string, unknown>;
+    const { prompt, response } = record;
     if (typeof prompt !== 'string' || prompt === '') {
-      throw new SlimlmError('INVALID_FILE', `${where}: expected a non-empty string "prompt"`);
+      throw new SlimlmError(
+        'INVALID_FILE',
+        `${where}: expected a non-empty string "prompt" (or give --template)`,
+      );
     }
     const validResponse =
       typeof response === 'string' ||
@@ -403,12 +444,9 @@ function readExamples(path: string, out: Output): TaskExample[] {
         `${where}: expected "response" as a string or a non-empty list of strings`,
       );
     }
-    examples.push({ prompt, response: response as TaskExample['response'] });
-  }
-  if (examples.length === 0) {
-    throw new SlimlmError('INVALID_FILE', `${path}: no examples (one JSON object per line)`);
-  }
-  return examples;
+    return { prompt, response: response as TaskExample['response'] };
+  });
+  return { examples, addSpecialTokens: template?.addSpecialTokens ?? true };
 }
 
 /**

@@ -33,6 +33,11 @@ export interface EvaluateTaskOptions {
   stopStrings?: readonly string[];
   /** Examples generated together, left-padded (default 1). */
   batch?: number;
+  /**
+   * Whether prompts are encoded with the tokenizer's special tokens (BOS for Llama; default true).
+   * False for prompts that hold them already, as a chat template's do.
+   */
+  addSpecialTokens?: boolean;
   /** Called after each batch with examples done and in all (and once with 0 first). */
   onProgress?: (done: number, total: number) => void;
 }
@@ -53,9 +58,10 @@ const DEFAULT_MAX_NEW_TOKENS = 64;
 
 /**
  * Generates an answer to every example greedily (temperature 0, no repetition penalty) with
- * @slimlm/models' `generate` — the prompt encoded with the tokenizer's special tokens (BOS), up to
- * `maxNewTokens` or an end-of-sequence id — decodes it without special tokens, cuts it at the
- * first stop string, trims it, and scores the answers against the responses with each metric.
+ * @slimlm/models' `generate` — the prompt encoded with the tokenizer's special tokens (BOS) unless
+ * `addSpecialTokens` is false, up to `maxNewTokens` or an end-of-sequence id — decodes it without
+ * special tokens, cuts it at the first stop string, trims it, and scores the answers against the
+ * responses with each metric.
  */
 export function evaluateTask(
   model: CausalLM,
@@ -68,6 +74,7 @@ export function evaluateTask(
     maxNewTokens = DEFAULT_MAX_NEW_TOKENS,
     stopStrings = [],
     batch = 1,
+    addSpecialTokens = true,
     onProgress,
   } = options;
   checkOptions(examples, metrics, maxNewTokens, batch);
@@ -76,7 +83,7 @@ export function evaluateTask(
   onProgress?.(0, examples.length);
   for (let start = 0; start < examples.length; start += batch) {
     const group = examples.slice(start, start + batch);
-    const prompts = group.map((example) => tokenizer.encode(example.prompt));
+    const prompts = group.map((example) => tokenizer.encode(example.prompt, { addSpecialTokens }));
     const result = generate(model, prompts, {
       maxNewTokens,
       temperature: 0,
