@@ -76,13 +76,16 @@ const DROPOUT_STREAM = 1;
  */
 export class Trainer {
   private readonly options: ResolvedOptions;
+  /** Taken once, so that a generator (model.namedParameters()) serves every call of `train`. */
+  private readonly parameters: readonly (readonly [string, Tensor])[];
 
   constructor(
     private readonly model: CausalLM,
-    private readonly parameters: ParameterSet,
+    parameters: ParameterSet,
     options: TrainerOptions = {},
   ) {
     this.options = resolveOptions(options);
+    this.parameters = [...parameters];
   }
 
   async train(data: TrainData): Promise<TrainResult> {
