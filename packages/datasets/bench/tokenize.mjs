@@ -70,7 +70,9 @@ for (const [name, folder] of Object.entries(tokenizers)) {
 if (values.json) {
   console.log(JSON.stringify(rows));
 } else {
-  console.log('| tokenizer | text | MB | tokens | @huggingface/tokenizers, one encode (s) | slimlm encode (s) | identical ids |');
+  console.log(
+    '| tokenizer | text | MB | tokens | @huggingface/tokenizers, one encode (s) | slimlm encode (s) | identical ids |',
+  );
   console.log('| --- | --- | ---: | ---: | ---: | ---: | --- |');
   for (const r of rows) {
     console.log(
