@@ -1,3 +1,5 @@
+import { spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { type CliIO, main } from '../src/index';
 
@@ -46,4 +48,30 @@ export async function runCli(
   };
   const code = await main(argv, io);
   return { code, stdout, stderr };
+}
+
+const PACKAGE = fileURLToPath(new URL('../', import.meta.url));
+
+/**
+ * Builds dist/ when missing: `nx run @slimlm/cli:test` builds first, but a bare `vitest run` in a
+ * fresh checkout does not. Call it in beforeAll of tests that run the real bin.
+ */
+export function ensureBuilt(): void {
+  if (existsSync(`${PACKAGE}dist/index.js`)) return;
+  const build = spawnSync('npx', ['tsup'], { cwd: PACKAGE, encoding: 'utf8' });
+  if (build.status !== 0) throw new Error(`building @slimlm/cli failed:\n${build.stderr}`);
+}
+
+/** Runs bin/slimlm.mjs in a child process from the repository root, as a user would. */
+export function runBin(
+  args: string[],
+  options: { env?: Record<string, string>; timeoutMs?: number } = {},
+): { code: number | null; stdout: string; stderr: string } {
+  const result = spawnSync(process.execPath, [`${PACKAGE}bin/slimlm.mjs`, ...args], {
+    cwd: REPO_ROOT,
+    encoding: 'utf8',
+    env: { ...process.env, SLIMLM_DEBUG: '', ...options.env },
+    timeout: options.timeoutMs ?? 60_000,
+  });
+  return { code: result.status, stdout: result.stdout, stderr: result.stderr };
 }

@@ -7,9 +7,11 @@ import { infoCommand } from './info';
 import { pullCommand } from './pull';
 import { pushCommand } from './push';
 import { quantizeCommand } from './quantize';
+import { workflowCommand } from './workflow';
 
 /** Every `slimlm` command, in the order `slimlm --help` lists them. */
 export const COMMANDS: readonly Command[] = [
+  workflowCommand,
   infoCommand,
   generateCommand,
   quantizeCommand,
