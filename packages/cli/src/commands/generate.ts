@@ -2,6 +2,7 @@ import { type GenerateOptions, generateText, type LoadedModel } from '@slimlm/mo
 import { defineCommand } from '../command';
 import { UsageError } from '../errors';
 import { BACKEND_OPTION, MODEL_OPTIONS } from '../options';
+import { applyAdapterArgument, readAdapterArgument } from '../utils/adapter';
 import { type BACKENDS, selectBackend } from '../utils/backend';
 import { formatSeconds } from '../utils/format';
 import { loadWithProgress } from '../utils/load-model';
@@ -22,7 +23,8 @@ export const generateCommand = defineCommand({
   description:
     'Greedy by default (--temperature 0); a positive temperature samples, with --top-k, --top-p\n' +
     'and --seed. Generation stops at the end-of-sequence token, at a --stop string or after\n' +
-    '--max-new-tokens. The prompt is echoed, then the new text streams to stdout.',
+    '--max-new-tokens. The prompt is echoed, then the new text streams to stdout.\n' +
+    '--adapter applies a PEFT LoRA adapter (as `slimlm finetune` writes) on top of the model.',
   positionals: [{ name: 'model', description: 'local folder, built-in name or Hub id' }],
   options: {
     prompt: {
@@ -81,6 +83,11 @@ export const generateCommand = defineCommand({
       choices: ['f32', 'f16', 'bf16'],
       description: 'Compute dtype (default f32; weights keep their stored dtype)',
     },
+    adapter: {
+      type: 'string',
+      placeholder: 'dir',
+      description: 'A PEFT LoRA adapter folder to apply to the model before generating',
+    },
     ...BACKEND_OPTION,
     ...MODEL_OPTIONS,
     json: {
@@ -92,10 +99,13 @@ export const generateCommand = defineCommand({
     "slimlm generate wikillama --prompt 'The history of'",
     "slimlm generate ./stories260K --prompt 'Once upon a time' --max-new-tokens 40 --json",
     "slimlm generate wikillama --prompt 'In 1990' --temperature 0.8 --top-p 0.95 --seed 7",
+    "slimlm generate wikillama --adapter ./wikillama-lora --prompt 'Below is an instruction'",
   ],
   async run({ positionals, options }, { out }) {
     const argument = positionals[0]!;
     if (options.stop.includes('')) throw new UsageError("option '--stop' needs a non-empty string");
+    const adapter =
+      options.adapter === undefined ? undefined : readAdapterArgument(options.adapter, out);
     const backend = await selectBackend(options.backend as (typeof BACKENDS)[number], out);
     const { folder } = await resolveModel(argument, {
       ...(options.revision === undefined ? {} : { revision: options.revision }),
@@ -104,6 +114,7 @@ export const generateCommand = defineCommand({
 
     const loaded = await loadWithProgress(folder, argument, backend, options.dtype, out);
     try {
+      if (adapter) applyAdapterArgument(loaded.model, adapter);
       const generation: GenerateOptions = {
         maxNewTokens: options['max-new-tokens'] ?? defaultMaxNewTokens(loaded, options.prompt),
         temperature: options.temperature ?? 0,

@@ -4,6 +4,7 @@ import { evalCommand } from './eval';
 import { finetuneCommand } from './finetune';
 import { generateCommand } from './generate';
 import { infoCommand } from './info';
+import { mergeCommand } from './merge';
 import { pullCommand } from './pull';
 import { pushCommand } from './push';
 import { quantizeCommand } from './quantize';
@@ -18,6 +19,7 @@ export const COMMANDS: readonly Command[] = [
   evalCommand,
   benchCommand,
   finetuneCommand,
+  mergeCommand,
   pullCommand,
   pushCommand,
 ];

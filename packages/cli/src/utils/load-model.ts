@@ -1,4 +1,4 @@
-import { type LoadedModel, loadModel } from '@slimlm/models';
+import { type LoadedModel, type LoadOptions, loadModel } from '@slimlm/models';
 import type { Output } from '../io';
 import { formatBytes, formatSeconds } from './format';
 import { progressBar } from './progress';
@@ -13,6 +13,7 @@ export async function loadWithProgress(
   backend: string,
   dtype: string | undefined,
   out: Output,
+  weightsDType?: LoadOptions['weightsDType'],
 ): Promise<LoadedModel> {
   const started = performance.now();
   const bar = progressBar(out.io.stderr, 'loading', {
@@ -24,6 +25,7 @@ export async function loadWithProgress(
     loaded = await loadModel(folder, {
       backend,
       ...(dtype === undefined ? {} : { computeDType: dtype as 'f32' | 'f16' | 'bf16' }),
+      ...(weightsDType === undefined ? {} : { weightsDType }),
       onProgress: (p) => bar.update(p.loaded, p.total, p.name),
     });
   } finally {
