@@ -31,8 +31,8 @@ import {
 } from './quantize';
 
 /**
- * Defaults sized for the built-in wikillama on two CPU cores (about a minute in all): 64
- * calibration windows quantize as well as 128 there (perplexity within 0.01%) in half the time,
+ * Defaults sized for the built-in wikillama on two CPU cores (under a minute of CPU time in all):
+ * 64 calibration windows quantize it as well as 128 (perplexity within 0.01%) in half the time,
  * and 256 tokens are the length it was trained on.
  */
 const WORKFLOW_DEFAULTS = {
