@@ -93,8 +93,7 @@ export interface WorkflowJson {
 
 export const workflowCommand = defineCommand({
   name: 'workflow',
-  summary:
-    'Quantize a model with GPTQ and compare it with the original: size, perplexity, speed, a sample',
+  summary: 'Quantize with GPTQ and compare with the original: size, perplexity, speed, samples',
   description:
     'The whole job in one command, with no network for a local or built-in model: quantizes the\n' +
     'model (default wikillama) with GPTQ as `slimlm quantize` does, measures the perplexity of\n' +
