@@ -206,7 +206,9 @@ describe('errors and exit codes', () => {
 
     const command = await runCli(['quantise', 'wikillama']);
     expect(command.code).toBe(2);
-    expect(command.stderr).toMatch(/unknown command 'quantise' \(commands: workflow, info, generate/);
+    expect(command.stderr).toMatch(
+      /unknown command 'quantise' \(commands: workflow, info, generate/,
+    );
 
     const none = await runCli([]);
     expect(none.code).toBe(2);
