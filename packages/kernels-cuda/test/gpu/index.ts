@@ -1,0 +1,17 @@
+import { attentionChecks } from './attention.checks';
+import type { GpuCheck } from './check';
+import { conformanceChecks } from './conformance.checks';
+import { matmulChecks } from './matmul.checks';
+import { quantizedChecks } from './quantized.checks';
+import { runtimeChecks } from './runtime.checks';
+
+export type { GpuCheck } from './check';
+
+/** Every check that needs a GPU, by family. */
+export const gpuChecks: Record<string, GpuCheck[]> = {
+  runtime: runtimeChecks,
+  conformance: conformanceChecks,
+  quantized: quantizedChecks,
+  matmul: matmulChecks,
+  attention: attentionChecks,
+};
