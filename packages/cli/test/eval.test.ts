@@ -233,6 +233,45 @@ describe('slimlm eval ppl', () => {
     }
   });
 
+  it('runs GPTQ layers with int8 activations on --activations int8', async () => {
+    const quantized = join(dir, 'stories-rtn');
+    const made = await runCli([
+      'quantize',
+      STORIES,
+      '--out',
+      quantized,
+      '--method',
+      'rtn',
+      '--group-size',
+      '32',
+    ]);
+    expect(made.code, made.stderr).toBe(0);
+    const ppl = async (model: string, activations: string) => {
+      const args = ['eval', 'ppl', model, '--text', wikiPrefix, '--seqlen', '128'];
+      const run = await runCli([
+        ...args,
+        '--max-windows',
+        '8',
+        '--activations',
+        activations,
+        '--json',
+      ]);
+      expect(run.code, run.stderr).toBe(0);
+      return { ppl: (JSON.parse(run.stdout) as EvalPplJson).ppl, stderr: run.stderr };
+    };
+    const exact = await ppl(quantized, 'f32');
+    const int8 = await ppl(quantized, 'int8');
+    expect(int8.stderr).toBe('');
+    expect(int8.ppl).not.toBe(exact.ppl);
+    expect(Math.abs(int8.ppl / exact.ppl - 1)).toBeLessThan(0.01);
+    // A full-precision model has nothing to switch: said once, the result unchanged.
+    const fp = await ppl(STORIES, 'int8');
+    expect(fp.stderr).toBe(
+      'slimlm: --activations int8: the model has no GPTQ layer that takes them; it runs in f32\n',
+    );
+    expect(fp.ppl).toBe((await ppl(STORIES, 'f32')).ppl);
+  });
+
   it('exits 1 naming a missing file, and a text shorter than one window', async () => {
     const missing = await runCli(['eval', 'ppl', STORIES, '--text', 'no/such/file.txt', '--json']);
     expect(missing.code).toBe(1);

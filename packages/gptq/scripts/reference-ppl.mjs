@@ -114,6 +114,7 @@ try {
       rel_diff: result.ppl / figures.ppl - 1,
       windows: result.windows,
       quant_seconds: result.quantSeconds,
+      quant_blocks_seconds: result.blockSeconds,
       reference_quant_seconds: figures.quant_time_s ?? null,
       peak_rss_mb: result.peakRssMb,
       ...(method === 'gptq'
@@ -146,6 +147,7 @@ async function runJob(job) {
   const { setting, method, seqlen, nsamples } = job;
   let modelFolder = job.folder;
   let quantSeconds = null;
+  let blockSeconds = null;
   let lossTotal = null;
   let skipped = null;
   if (method !== 'fp') {
@@ -181,6 +183,9 @@ async function runJob(job) {
       },
     });
     quantSeconds = (performance.now() - started) / 1000;
+    // The blocks alone (no loading of the fp checkpoint, no writing): what the reference's
+    // quant_time_s times, its model being in memory already.
+    blockSeconds = summary.blockSeconds.reduce((a, b) => a + b, 0);
     lossTotal = summary.totalLoss;
     skipped = summary.skipped.length;
     modelFolder = out;
@@ -203,6 +208,7 @@ async function runJob(job) {
     ppl,
     windows: count,
     quantSeconds,
+    blockSeconds,
     lossTotal,
     skipped,
     peakRssMb: Math.round(peakRssMb),

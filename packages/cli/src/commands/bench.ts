@@ -7,7 +7,7 @@ import {
 // Registers the 'gptq' quantization method, so that GPTQ checkpoints load like any other.
 import '@slimlm/gptq';
 import { defineCommand } from '../command';
-import { BACKEND_OPTION, MODEL_OPTIONS } from '../options';
+import { ACTIVATIONS_OPTION, BACKEND_OPTION, MODEL_OPTIONS } from '../options';
 import { type BACKENDS, selectBackend } from '../utils/backend';
 import { loadWithProgress } from '../utils/load-model';
 import { progressBar } from '../utils/progress';
@@ -83,6 +83,7 @@ export const benchCommand = defineCommand({
       description: 'Compute dtype (default f32; weights keep their stored dtype)',
     },
     ...BACKEND_OPTION,
+    ...ACTIVATIONS_OPTION,
     ...MODEL_OPTIONS,
     json: {
       type: 'boolean',
@@ -108,7 +109,10 @@ export const benchCommand = defineCommand({
     let result: GenerationBenchmark;
     try {
       result = await benchmarkGeneration(
-        () => loadWithProgress(folder, argument, backend, options.dtype, out),
+        () =>
+          loadWithProgress(folder, argument, backend, options.dtype, out, {
+            activations: options.activations,
+          }),
         {
           // Options left out keep the library's defaults.
           promptLength: options['prompt-len'],

@@ -27,7 +27,7 @@ import type { ParsedOptions } from '../args';
 import { defineCommand } from '../command';
 import { UsageError } from '../errors';
 import type { Output } from '../io';
-import { BACKEND_OPTION, MODEL_OPTIONS } from '../options';
+import { ACTIVATIONS_OPTION, BACKEND_OPTION, MODEL_OPTIONS } from '../options';
 import { type BACKENDS, selectBackend } from '../utils/backend';
 import { formatInteger, formatSeconds } from '../utils/format';
 import { loadWithProgress } from '../utils/load-model';
@@ -144,6 +144,7 @@ const EVAL_OPTIONS = {
     description: 'Compute dtype (default f32; losses are always computed in f32)',
   },
   ...BACKEND_OPTION,
+  ...ACTIVATIONS_OPTION,
   ...MODEL_OPTIONS,
   json: {
     type: 'boolean',
@@ -192,7 +193,9 @@ export const evalCommand = defineCommand({
       ...(options.revision === undefined ? {} : { revision: options.revision }),
       out,
     });
-    const loaded = await loadWithProgress(folder, argument, backend, options.dtype, out);
+    const loaded = await loadWithProgress(folder, argument, backend, options.dtype, out, {
+      activations: options.activations,
+    });
     try {
       await evaluation({ loaded, argument, backend });
     } finally {

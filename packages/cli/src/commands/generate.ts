@@ -1,7 +1,7 @@
 import { type GenerateOptions, generateText, type LoadedModel } from '@slimlm/models';
 import { defineCommand } from '../command';
 import { UsageError } from '../errors';
-import { BACKEND_OPTION, MODEL_OPTIONS } from '../options';
+import { ACTIVATIONS_OPTION, BACKEND_OPTION, MODEL_OPTIONS } from '../options';
 import { applyAdapterArgument, readAdapterArgument } from '../utils/adapter';
 import { type BACKENDS, selectBackend } from '../utils/backend';
 import { formatSeconds } from '../utils/format';
@@ -89,6 +89,7 @@ export const generateCommand = defineCommand({
       description: 'A PEFT LoRA adapter folder to apply to the model before generating',
     },
     ...BACKEND_OPTION,
+    ...ACTIVATIONS_OPTION,
     ...MODEL_OPTIONS,
     json: {
       type: 'boolean',
@@ -112,7 +113,9 @@ export const generateCommand = defineCommand({
       out,
     });
 
-    const loaded = await loadWithProgress(folder, argument, backend, options.dtype, out);
+    const loaded = await loadWithProgress(folder, argument, backend, options.dtype, out, {
+      activations: options.activations,
+    });
     try {
       if (adapter) applyAdapterArgument(loaded.model, adapter);
       const generation: GenerateOptions = {

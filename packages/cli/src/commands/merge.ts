@@ -171,14 +171,9 @@ export const mergeCommand = defineCommand({
     const calibration =
       requantize === 'gptq' ? await loadCalibration(options.calib!, out) : undefined;
 
-    const loaded = await loadWithProgress(
-      folder,
-      argument,
-      backend,
-      undefined,
-      out,
-      options.dtype as 'f32' | 'f16' | 'bf16' | undefined,
-    );
+    const loaded = await loadWithProgress(folder, argument, backend, undefined, out, {
+      weightsDType: options.dtype as 'f32' | 'f16' | 'bf16' | undefined,
+    });
     try {
       const { model } = loaded;
       applyAdapterArgument(model, adapter);

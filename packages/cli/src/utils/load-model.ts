@@ -1,11 +1,20 @@
+import { setQuantActivations } from '@slimlm/gptq';
 import { type LoadedModel, type LoadOptions, loadModel } from '@slimlm/models';
 import type { Output } from '../io';
 import { formatBytes, formatSeconds } from './format';
 import { progressBar } from './progress';
 
+/** What some commands add to a load. */
+export interface LoadExtras {
+  weightsDType?: LoadOptions['weightsDType'];
+  /** The --activations argument. */
+  activations?: string;
+}
+
 /**
  * Loads a resolved model folder with a progress bar on an interactive stderr, and reports the load
- * time there: the one way every command loads a model.
+ * time there: the one way every command loads a model. `weightsDType` is models' load option;
+ * `activations` 'int8' switches the GPTQ layers that can take int8 activations, and says how many did.
  */
 export async function loadWithProgress(
   folder: string,
@@ -13,7 +22,7 @@ export async function loadWithProgress(
   backend: string,
   dtype: string | undefined,
   out: Output,
-  weightsDType?: LoadOptions['weightsDType'],
+  { weightsDType, activations }: LoadExtras = {},
 ): Promise<LoadedModel> {
   const started = performance.now();
   const bar = progressBar(out.io.stderr, 'loading', {
@@ -32,5 +41,14 @@ export async function loadWithProgress(
     bar.finish();
   }
   out.diag(`loaded ${argument} in ${formatSeconds(performance.now() - started)} (${backend})`);
+  if (activations === 'int8') {
+    const { switched, kept } = setQuantActivations(loaded.model, 'int8');
+    if (switched.length === 0)
+      out.note('--activations int8: the model has no GPTQ layer that takes them; it runs in f32');
+    else
+      out.diag(
+        `int8 activations on ${switched.length} GPTQ layers${kept.length > 0 ? ` (${kept.length} kept in f32: 3-bit or groups not multiples of 32)` : ''}`,
+      );
+  }
   return loaded;
 }
