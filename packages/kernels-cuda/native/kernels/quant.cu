@@ -1,7 +1,8 @@
 // GPTQ kernels over packed weights (common/gptq_packing.h); W is dequantized in registers or
 // shared memory, never written to global memory (except by `dequantize`, whose output it is).
 //
-//   GEMV (m <= 8, decode): each thread owns 4 adjacent output columns; a block's 8 warps
+//   GEMV (m <= 8, decode; one row, the decode of one sequence, has its own lean instance): each
+//     thread owns 4 adjacent output columns; a block's 8 warps
 //     take turns over the blocks of 32 input channels of its K range (grid.y splits K further
 //     when there are few columns), each reading the `bits` words of a block per column
 //     (coalesced along N), extracting the 32 codes with compile-time shifts, and accumulating
@@ -44,11 +45,12 @@ __device__ __forceinline__ void loadRow(const int32_t* p, uint32_t (&v)[4]) {
   v[3] = q.w;
 }
 
-template <int B, int Cols = kQuantGemvColumnsPerThread>
+/// B bits; Rows: the rows of x held in registers (1 for decode, else 8, with rows past m unused).
+template <int B, int Rows, int Cols = kQuantGemvColumnsPerThread>
 __global__ void __launch_bounds__(kQuantGemvWarps * 32) quantGemvKernel(GemvParams p) {
-  constexpr int kRows = kQuantGemvMaxRows;
+  constexpr int kRows = Rows;
   constexpr int kStrip = 32 * Cols;
-  __shared__ float partial[kQuantGemvWarps][kRows][kStrip];
+  __shared__ float partial[kQuantGemvWarps][kRows][kStrip];  // 32 KiB for 8 rows
   const Packed& w = p.w;
   const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
   const int64_t col0 = static_cast<int64_t>(blockIdx.x) * kStrip + lane * Cols;
@@ -227,7 +229,8 @@ __global__ void dequantizeKernel(DequantizeArgs args) {
 template <int B>
 void launchGemvBits(const GemvParams& p, const QuantMatmulPlan& plan, cudaStream_t stream) {
   const dim3 grid(static_cast<unsigned>(plan.columnBlocks), static_cast<unsigned>(plan.kSplit));
-  quantGemvKernel<B><<<grid, kQuantGemvWarps * 32, 0, stream>>>(p);
+  if (p.m == 1) quantGemvKernel<B, 1><<<grid, kQuantGemvWarps * 32, 0, stream>>>(p);
+  else quantGemvKernel<B, kQuantGemvMaxRows><<<grid, kQuantGemvWarps * 32, 0, stream>>>(p);
 }
 
 }  // namespace
