@@ -2,6 +2,7 @@ import { attentionChecks } from './attention.checks';
 import type { GpuCheck } from './check';
 import { conformanceChecks } from './conformance.checks';
 import { matmulChecks } from './matmul.checks';
+import { opsChecks } from './ops.checks';
 import { quantizedChecks } from './quantized.checks';
 import { runtimeChecks } from './runtime.checks';
 
@@ -11,6 +12,7 @@ export type { GpuCheck } from './check';
 export const gpuChecks: Record<string, GpuCheck[]> = {
   runtime: runtimeChecks,
   conformance: conformanceChecks,
+  ops: opsChecks,
   quantized: quantizedChecks,
   matmul: matmulChecks,
   attention: attentionChecks,
