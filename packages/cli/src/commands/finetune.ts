@@ -25,11 +25,10 @@ import { defineCommand } from '../command';
 import { UsageError } from '../errors';
 import type { Output } from '../io';
 import { BACKEND_OPTION, MODEL_OPTIONS } from '../options';
-import { type BACKENDS, selectBackend } from '../utils/backend';
 import { formatInteger, formatSeconds } from '../utils/format';
 import { loadWithProgress } from '../utils/load-model';
 import { progressBar } from '../utils/progress';
-import { resolveModel } from '../utils/resolve-model';
+import { resolveModelForOutput } from '../utils/resolve-model';
 import { modelInfo } from './info';
 
 const DEFAULTS = {
@@ -227,14 +226,11 @@ export const finetuneCommand = defineCommand({
       );
     }
 
-    const backend = await selectBackend(options.backend as (typeof BACKENDS)[number], out);
-    const { folder } = await resolveModel(argument, {
+    const { backend, folder } = await resolveModelForOutput(argument, outFolder, {
+      ...(options.backend === undefined ? {} : { backend: options.backend }),
       ...(options.revision === undefined ? {} : { revision: options.revision }),
       out,
     });
-    if (resolve(folder) === outFolder) {
-      throw new UsageError("option '--out' is the model's own folder: choose another");
-    }
     if (method === 'full' && modelInfo(argument, folder).quantization_config) {
       throw new SlimlmError(
         'UNSUPPORTED',

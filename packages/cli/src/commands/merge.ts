@@ -16,11 +16,10 @@ import {
   describeAdapter,
   readAdapterArgument,
 } from '../utils/adapter';
-import { type BACKENDS, selectBackend } from '../utils/backend';
 import { formatSeconds } from '../utils/format';
 import { loadWithProgress } from '../utils/load-model';
 import { companionFilesOf } from '../utils/model-files';
-import { resolveModel } from '../utils/resolve-model';
+import { resolveModelForOutput } from '../utils/resolve-model';
 import { modelInfo } from './info';
 import {
   checkOutFolder,
@@ -157,14 +156,11 @@ export const mergeCommand = defineCommand({
     const adapter = readAdapterArgument(options.adapter, out);
     const outFolder = resolve(out.io.cwd, options.out);
     const emptyOut = checkOutFolder(options.out, outFolder, { overwrite: options.overwrite });
-    const backend = await selectBackend(options.backend as (typeof BACKENDS)[number], out);
-    const { folder } = await resolveModel(argument, {
+    const { backend, folder } = await resolveModelForOutput(argument, outFolder, {
+      ...(options.backend === undefined ? {} : { backend: options.backend }),
       ...(options.revision === undefined ? {} : { revision: options.revision }),
       out,
     });
-    if (resolve(folder) === outFolder) {
-      throw new UsageError("option '--out' is the model's own folder: choose another");
-    }
     const gptq = modelInfo(argument, folder).quantization_config !== null;
     checkBase(argument, gptq, requantize, options);
     // Read before the model, so that a wrong --calib fails before a long load.

@@ -18,11 +18,10 @@ import { defineCommand } from '../command';
 import { UsageError } from '../errors';
 import type { Output } from '../io';
 import { BACKEND_OPTION, MODEL_OPTIONS } from '../options';
-import { type BACKENDS, selectBackend } from '../utils/backend';
 import { formatInteger, formatSeconds } from '../utils/format';
 import { progressBar } from '../utils/progress';
 import { pullProgress } from '../utils/pull-progress';
-import { resolveModel } from '../utils/resolve-model';
+import { resolveModelForOutput } from '../utils/resolve-model';
 import { type ModelInfo, modelInfo } from './info';
 
 export const QUANTIZE_DEFAULTS = {
@@ -211,14 +210,11 @@ export const quantizeCommand = defineCommand({
     const outFolder = resolve(out.io.cwd, options.out);
     const replace = checkOutFolder(options.out, outFolder, options);
 
-    const backend = await selectBackend(options.backend as (typeof BACKENDS)[number], out);
-    const { folder } = await resolveModel(argument, {
+    const { backend, folder } = await resolveModelForOutput(argument, outFolder, {
+      ...(options.backend === undefined ? {} : { backend: options.backend }),
       ...(options.revision === undefined ? {} : { revision: options.revision }),
       out,
     });
-    if (resolve(folder) === outFolder) {
-      throw new UsageError("option '--out' is the model's own folder: choose another");
-    }
     const info = fullPrecisionInfo(argument, folder);
     const calibration =
       options.calib === undefined ? undefined : await loadCalibration(options.calib, out);

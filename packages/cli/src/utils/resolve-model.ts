@@ -1,5 +1,8 @@
+import { resolve } from 'node:path';
 import { resolveModelFolder } from '@slimlm/models';
+import { UsageError } from '../errors';
 import type { Output } from '../io';
+import { type BackendName, selectBackend } from './backend';
 import { pullProgress } from './pull-progress';
 
 /**
@@ -23,4 +26,21 @@ export async function resolveModel(
   } finally {
     progress.finish();
   }
+}
+
+/**
+ * For a command that reads <model> and writes --out: the backend it runs on and the model's
+ * folder, refusing an --out that is the model's own folder (the output replaces --out whole).
+ */
+export async function resolveModelForOutput(
+  argument: string,
+  outFolder: string,
+  options: { backend?: string; revision?: string; out: Output },
+): Promise<{ backend: BackendName; folder: string }> {
+  const backend = await selectBackend(options.backend as BackendName | undefined, options.out);
+  const { folder } = await resolveModel(argument, options);
+  if (resolve(folder) === outFolder) {
+    throw new UsageError("option '--out' is the model's own folder: choose another");
+  }
+  return { backend, folder };
 }
