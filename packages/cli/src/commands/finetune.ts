@@ -27,6 +27,7 @@ import type { Output } from '../io';
 import { BACKEND_OPTION, MODEL_OPTIONS } from '../options';
 import { formatInteger, formatSeconds } from '../utils/format';
 import { loadWithProgress } from '../utils/load-model';
+import { peakRssMb } from '../utils/memory';
 import { progressBar } from '../utils/progress';
 import { resolveModelForOutput } from '../utils/resolve-model';
 import { modelInfo } from './info';
@@ -320,8 +321,7 @@ async function finetune(
     val_loss_before: result.valLossBefore ?? null,
     val_loss_after: result.valLossAfter ?? null,
     train_tokens_per_s: result.tokensPerSecond,
-    // maxRSS is in KiB.
-    peak_memory_mb: Math.round((process.resourceUsage().maxRSS / 1024) * 10) / 10,
+    peak_memory_mb: peakRssMb(),
     out: outFolder,
   };
   if (out.json) {

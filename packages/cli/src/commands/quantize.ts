@@ -19,6 +19,7 @@ import { UsageError } from '../errors';
 import type { Output } from '../io';
 import { BACKEND_OPTION, MODEL_OPTIONS } from '../options';
 import { formatInteger, formatSeconds } from '../utils/format';
+import { peakRssMb } from '../utils/memory';
 import { progressBar } from '../utils/progress';
 import { pullProgress } from '../utils/pull-progress';
 import { resolveModelForOutput } from '../utils/resolve-model';
@@ -496,12 +497,6 @@ function progressReporter(out: Output) {
 function formatLoss(loss: number | undefined): string {
   if (loss === undefined) return '?';
   return loss !== 0 && Math.abs(loss) < 1e-3 ? loss.toExponential(3) : loss.toFixed(4);
-}
-
-/** Peak resident memory of this process, in MiB. */
-function peakRssMb(): number {
-  // maxRSS is in kilobytes (KiB on Linux and macOS).
-  return Math.round((process.resourceUsage().maxRSS / 1024) * 10) / 10;
 }
 
 function summaryRows(json: QuantizeJson, backend: string): [string, string][] {
