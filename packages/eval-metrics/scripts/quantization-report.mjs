@@ -71,9 +71,9 @@ if (values.svg) {
       .push({ x: Number(r.megabytes.toFixed(3)), y: Number(r.result.ppl.toFixed(4)), label });
   }
   const svg = svgChart({
-    title: values.title ?? `Perplexity against size (${protocol})`,
+    title: values.title ?? 'Perplexity against size',
     xLabel: 'weights on disk (MB)',
-    yLabel: 'perplexity',
+    yLabel: `perplexity (${protocol})`,
     series: [...series].map(([name, points]) => ({ name, points })),
   });
   // Written beside the target and renamed into place, so a reader never sees half a file.
