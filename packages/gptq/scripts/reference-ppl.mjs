@@ -20,7 +20,8 @@ import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { crossEntropy, narrow, scope, tensor } from '@slimlm/core';
-import { calibrationWindows, quantizeModel, setQuantActivations } from '@slimlm/gptq';
+import { calibrationWindows } from '@slimlm/datasets';
+import { quantizeModel, setQuantActivations } from '@slimlm/gptq';
 import { loadTokenizer } from '@slimlm/hub';
 import { modelFromFolder, resolveModelFolder } from '@slimlm/models';
 
