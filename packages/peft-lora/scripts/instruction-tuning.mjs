@@ -14,9 +14,8 @@
 //   node packages/peft-lora/scripts/instruction-tuning.mjs [--steps 200] [--eval-steps 50]
 //        [--batch 8] [--seqlen 128] [--lr 1e-3] [--r 8] [--alpha 16] [--targets q_proj,v_proj]
 //        [--seed 42] [--calib-windows 128]
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { readdirSync, readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { scope, tensor } from '@slimlm/core';
 import { alpacaTemplate, readRecords, splitDataset, tokenizeInstructions } from '@slimlm/datasets';
 import { generate, loadModel, modelFromFolder } from '@slimlm/models';
@@ -32,9 +31,11 @@ import {
   FIXTURES,
   flags,
   log,
+  logTrainerProgress,
   machine,
   quantizeWikillama,
   round4,
+  runRecipe,
   secondsSince,
   targetModules,
   useCpuBackend,
@@ -53,14 +54,10 @@ const options = flags({
   'calib-windows': 128,
 });
 await useCpuBackend();
-const work = mkdtempSync(join(tmpdir(), 'slimlm-recipe-it-'));
-try {
-  console.log(JSON.stringify(await run(), null, 1));
-} finally {
-  rmSync(work, { recursive: true, force: true });
-}
+await runRecipe('slimlm-recipe-it-', run);
 
-async function run() {
+/** The recipe, with `work` its scratch folder. */
+async function run(work) {
   log('quantizing wikillama with GPTQ (4-bit, group 128, C4 calibration)');
   const quantized = await quantizeWikillama(join(work, 'wikillama-gptq-4bit'), {
     nsamples: options['calib-windows'],
@@ -104,13 +101,7 @@ async function run() {
     warmupSteps: 10,
     evalSteps: options['eval-steps'],
     seed: options.seed,
-    onProgress: (p) => {
-      if (p.kind === 'evaluation') log(`step ${p.step}: validation loss ${p.valLoss.toFixed(4)}`);
-      else if (p.step % 10 === 0)
-        log(
-          `step ${p.step}/${p.totalSteps} loss ${p.loss.toFixed(4)} (${p.tokensPerSecond.toFixed(0)} tokens/s)`,
-        );
-    },
+    onProgress: logTrainerProgress,
   }).train({ train, validation });
   const trainSeconds = secondsSince(started);
   const answersAfter = answer(model);
@@ -210,7 +201,7 @@ function compareAdapters(trained, reloaded, inputIds, adapterDir) {
     const u = b.get(name);
     if (!u || !sameBits(t.rawSync(), u.rawSync())) differentTensors++;
   }
-  const again = join(work, 'adapter-again');
+  const again = join(dirname(adapterDir), 'adapter-again');
   saveAdapter(reloaded, again, { baseModelNameOrPath: 'wikillama (GPTQ 4-bit g128)' });
   const sameFiles = readdirSync(adapterDir).every((file) =>
     readFileSync(join(adapterDir, file)).equals(readFileSync(join(again, file))),

@@ -26,6 +26,7 @@ import {
   FIXTURES,
   flags,
   log,
+  logTrainerProgress,
   machine,
   round4,
   secondsSince,
@@ -114,13 +115,7 @@ const result = await new Trainer(model, trainableParameters(model), {
   warmupSteps: 10,
   evalSteps: options['eval-steps'],
   seed: options.seed,
-  onProgress: (p) => {
-    if (p.kind === 'evaluation') log(`step ${p.step}: validation loss ${p.valLoss.toFixed(4)}`);
-    else if (p.step % 10 === 0)
-      log(
-        `step ${p.step}/${p.totalSteps} loss ${p.loss.toFixed(4)} (${p.tokensPerSecond.toFixed(0)} tokens/s)`,
-      );
-  },
+  onProgress: logTrainerProgress,
 }).train({
   train: mixture,
   validation: Object.values(tasks).flatMap((task) => task.validation),

@@ -2,8 +2,8 @@
 // with GPTQ, WikiText-2 perplexity, evaluation of a validation set, the seed-task classification
 // data, progress on stderr and the machine a run was measured on. Uses the built packages.
 import '@slimlm/kernels-cpu';
-import { readFileSync } from 'node:fs';
-import { cpus, loadavg } from 'node:os';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
@@ -204,4 +204,23 @@ export function seedTaskAccuracy(model, tokenizer, questions) {
   const answers = {};
   for (const p of result.predictions) answers[p] = (answers[p] ?? 0) + 1;
   return { accuracy: result.scores.accuracy, answers };
+}
+
+/** The Trainer's onProgress for the recipes: every evaluation, and every tenth step. */
+export function logTrainerProgress(p) {
+  if (p.kind === 'evaluation') log(`step ${p.step}: validation loss ${p.valLoss.toFixed(4)}`);
+  else if (p.step % 10 === 0)
+    log(
+      `step ${p.step}/${p.totalSteps} loss ${p.loss.toFixed(4)} (${p.tokensPerSecond.toFixed(0)} tokens/s)`,
+    );
+}
+
+/** Runs a recipe with a scratch folder (removed afterwards) and prints its JSON result. */
+export async function runRecipe(prefix, run) {
+  const work = mkdtempSync(join(tmpdir(), prefix));
+  try {
+    console.log(JSON.stringify(await run(work), null, 1));
+  } finally {
+    rmSync(work, { recursive: true, force: true });
+  }
 }

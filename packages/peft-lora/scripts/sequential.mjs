@@ -1,20 +1,4 @@
 #!/usr/bin/env node
-// Recipe: sequential fine-tuning, stage after stage, with a forgetting report.
-//
-// Stage 1 trains a LoRA adapter (r 8, alpha 16, all-linear by default) of wikillama on Alpaca; the
-// adapter is saved in PEFT's format. Stage 2 loads it back (trainable) and continues on the
-// seed-task classification task (see multi-task.mjs), once for each --replay fraction:
-// stagedDatasets adds that fraction of stage 2's size in Alpaca examples replayed from stage 1
-// (rehearsal; 0 = none). After every stage the script measures the general-text perplexity (the
-// first --ppl-windows windows of 256 tokens of WikiText-2 test, the GPTQ protocol), each stage's
-// validation loss (response tokens) and the seed-task accuracy, and @slimlm/eval-metrics'
-// forgettingReport compares them: the Alpaca validation set's perplexity (exp of its loss) after
-// stage 2 against after stage 1 is the forgetting of stage 1.
-// Prints one JSON object on stdout, progress on stderr. Uses the built packages:
-//   node packages/peft-lora/scripts/sequential.mjs [--steps-1 100] [--steps-2 100] [--replay 0,0.5]
-//        [--batch 8] [--seqlen 128] [--lr 1e-3] [--ppl-windows 32] [--targets all-linear] [--seed 42]
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
   alpacaTemplate,
@@ -38,6 +22,7 @@ import {
   log,
   machine,
   round4,
+  runRecipe,
   secondsSince,
   seedTaskAccuracy,
   seedTaskExamples,
@@ -70,14 +55,10 @@ const LORA = {
 const PPL = { windows: options['ppl-windows'], seqlen: 256 };
 const WIKITEXT = `wikitext-2 test (${PPL.windows}×${PPL.seqlen})`;
 await useCpuBackend();
-const work = mkdtempSync(join(tmpdir(), 'slimlm-recipe-seq-'));
-try {
-  console.log(JSON.stringify(await run(), null, 1));
-} finally {
-  rmSync(work, { recursive: true, force: true });
-}
+await runRecipe('slimlm-recipe-seq-', run);
 
-async function run() {
+/** The recipe, with `work` its scratch folder. */
+async function run(work) {
   const first = await loadModel('wikillama');
   const { tokenizer } = first;
   const tokenize = (rows, template) =>
