@@ -10,6 +10,7 @@ import {
   SlimlmError,
   scope,
   type Tensor,
+  takesInt8Activations,
   tensor,
 } from '@slimlm/core';
 import { type LinearLayer, Module } from '@slimlm/models';
@@ -170,11 +171,7 @@ export class QuantLinear extends Module implements LinearLayer {
 
   /** Whether int8 activations can serve this layer: 2, 4 or 8 bits, K and groups multiples of 32. */
   get takesInt8Activations(): boolean {
-    return (
-      this.bits !== 3 &&
-      this.inFeatures % 32 === 0 &&
-      (this.effectiveGroupSize >= this.inFeatures || this.effectiveGroupSize % 32 === 0)
-    );
+    return takesInt8Activations(this.bits, this.inFeatures, this.effectiveGroupSize);
   }
 
   /**

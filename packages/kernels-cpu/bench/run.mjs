@@ -574,7 +574,7 @@ function pushQuant(
   k,
   threads,
   times,
-  { flops, bytes, descAct = false, path, activations },
+  { flops, bytes, descAct = false, path, activations, accuracyLevel },
 ) {
   const stats = summarize(times);
   const seconds = stats.ms / 1e3;
@@ -600,6 +600,8 @@ function pushQuant(
   if (path !== undefined) r.path = path;
   // 'int8': x quantized to int8 per block (QuantAttrs.activations; onnxruntime: accuracy_level 4).
   if (activations !== undefined) r.activations = activations;
+  // onnxruntime's MatMulNBits: its accuracy_level (4 = int8 activations).
+  if (accuracyLevel !== undefined) r.accuracy_level = accuracyLevel;
   records.push(r);
   progress(`  ${describe(r)}`);
 }
@@ -813,27 +815,11 @@ async function quantInt8() {
         const work = { flops: 2 * m * n * k, bytes: first.bytes };
         for (const activations of ['f32', 'int8'])
           pushQuant(kernel, bits, m, n, k, threads, times[activations], { ...work, activations });
-        const stats = summarize(times.ort);
-        const r = {
-          kernel: 'ort_matmulnbits',
-          bits,
-          group_size: QUANT_GROUP,
-          desc_act: false,
-          m,
-          n,
-          k,
-          threads,
-          ms: round(stats.ms, 4),
-          gbps: round(ortBytes / (stats.ms / 1e3) / 1e9, 2),
-          gflops: round(work.flops / (stats.ms / 1e3) / 1e9, 2),
-          dtype: null,
-          min_ms: round(stats.min_ms, 4),
-          max_ms: round(stats.max_ms, 4),
-          reps: stats.reps,
-          accuracy_level: 4,
-        };
-        records.push(r);
-        progress(`  ${describe(r)}`);
+        pushQuant('ort_matmulnbits', bits, m, n, k, threads, times.ort, {
+          flops: work.flops,
+          bytes: ortBytes,
+          accuracyLevel: 4,
+        });
         if (
           bandwidthTimes.length > 0 &&
           !records.some((b) => b.kernel === 'read_bandwidth' && b.threads === threads)

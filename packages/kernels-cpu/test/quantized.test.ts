@@ -5,6 +5,7 @@ import {
   quantMatmul,
   scope,
   type Tensor,
+  takesInt8Activations,
   tensor,
   toBackend,
   withBackend,
@@ -100,11 +101,6 @@ const CASES: Case[] = [
   { bits: 8, k: 64, n: 8, groupSize: 16, zeroOffset: 0, scaleDType: 'f16' },
 ];
 
-/** Whether QuantAttrs.activations 'int8' takes the case (2, 4, 8 bits; K, groups multiples of 32). */
-function takesInt8(c: Case): boolean {
-  return c.bits !== 3 && c.k % 32 === 0 && (c.groupSize >= c.k || c.groupSize % 32 === 0);
-}
-
 describe.skipIf(!available)('quantMatmul and dequantize on "cpu"', () => {
   for (const isa of isas) {
     for (const threads of [1, 2]) {
@@ -119,7 +115,7 @@ describe.skipIf(!available)('quantMatmul and dequantize on "cpu"', () => {
               expectProduct(actual[0]!, expected[0]!, c.k);
               // Dequantization is exact: s * (q - z) rounded once to f32 on both backends.
               expect(actual[1]).toEqual(expected[1]);
-              if (takesInt8(c)) {
+              if (takesInt8Activations(c.bits, c.k, c.groupSize)) {
                 // int8 activations: the same integer sums, then f32 rounding of a few terms.
                 const int8 = both(c, m, m !== 8, 'int8');
                 expectProduct(int8.actual[0]!, int8.expected[0]!, c.k);

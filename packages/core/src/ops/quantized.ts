@@ -47,6 +47,15 @@ export interface QuantAttrs {
 /** The arithmetic of quantMatmul: see {@link QuantAttrs.activations}. */
 export type QuantActivations = 'f32' | 'int8';
 
+/**
+ * Whether int8 activations (QuantAttrs.activations 'int8') can serve a packed weight of K input
+ * channels: 2, 4 or 8 bits, K and the group length multiples of 32 (x is quantized in blocks of
+ * 32, 64 or 128 channels that never straddle a group).
+ */
+export function takesInt8Activations(bits: number, k: number, groupSize: number): boolean {
+  return bits !== 3 && k % 32 === 0 && (groupSize >= k || groupSize % 32 === 0);
+}
+
 /** Dimensions of a validated quantized weight. */
 export interface QuantShape {
   k: number;
@@ -131,7 +140,7 @@ export function checkQuantizedWeight(
       op,
       `groupSize must be a positive integer (K = ${k} for one group), got ${groupSize}`,
     );
-  if (activations === 'int8' && (k % 32 !== 0 || (groupSize < k && groupSize % 32 !== 0)))
+  if (activations === 'int8' && !takesInt8Activations(bits, k, groupSize))
     throw shapeError(
       op,
       `int8 activations need K and the group size multiples of 32, got K = ${k} and groupSize ${groupSize}`,
