@@ -21,19 +21,14 @@ import {
   withBackend,
 } from '@slimlm/core';
 import { sample } from '@slimlm/core/testing';
-import { afterAll, describe, expect, it } from 'vitest';
-import { available, CPU, cpuInfo, setIsa, setThreads } from '../src/index';
+import { describe, expect, it } from 'vitest';
+import { available, CPU, setIsa, setThreads } from '../src/index';
 import { matmulAsync } from '../src/kernels/matmul';
+import { isas, restoreIsaAndThreadsAfterAll } from './isa-paths';
 
 const REFERENCE = 'reference';
-const isas = available ? cpuInfo().supportedIsas : [];
-const defaultThreads = available ? cpuInfo().threads : 1;
 
-afterAll(() => {
-  if (!available) return;
-  setIsa(isas[0]!);
-  setThreads(defaultThreads);
-});
+restoreIsaAndThreadsAfterAll();
 
 /** Makes a base tensor of `shape` on a backend; views of it are taken by the case itself. */
 type Make = (shape: number[], seed: number) => Tensor;

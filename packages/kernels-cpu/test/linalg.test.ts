@@ -11,17 +11,11 @@ import {
   transpose,
   withBackend,
 } from '@slimlm/core';
-import { afterAll, describe, expect, it } from 'vitest';
-import { available, CPU, cpuInfo, setIsa, setThreads } from '../src/index';
+import { describe, expect, it } from 'vitest';
+import { available, CPU, setIsa, setThreads } from '../src/index';
+import { isas, restoreIsaAndThreadsAfterAll } from './isa-paths';
 
-const isas = available ? cpuInfo().supportedIsas : [];
-const defaultThreads = available ? cpuInfo().threads : 1;
-
-afterAll(() => {
-  if (!available) return;
-  setIsa(isas[0]!);
-  setThreads(defaultThreads);
-});
+restoreIsaAndThreadsAfterAll();
 
 /** A random SPD matrix B Bᵀ / n + I (condition ~ 10), row-major f64 values. */
 function spdValues(n: number, seed: number): Float64Array {

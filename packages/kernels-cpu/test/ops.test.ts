@@ -73,8 +73,9 @@ import {
   zeros,
 } from '@slimlm/core';
 import { runConformance, sample } from '@slimlm/core/testing';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { available, CPU, cpuInfo, setIsa, setThreads } from '../src/index';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { available, CPU, setIsa, setThreads } from '../src/index';
+import { isas, restoreIsaAndThreadsAfterAll } from './isa-paths';
 
 // Every native op against the reference backend, on every kernel path this CPU has and with one
 // and two threads: odd sizes (vector tails), views (transposed, sliced, broadcast), f16 and bf16,
@@ -82,15 +83,9 @@ import { available, CPU, cpuInfo, setIsa, setThreads } from '../src/index';
 // within 1e-5 (|actual - expected| / (1 + |expected|)) for f32 math, and within the halves'
 // rounding step for f16 and bf16 math.
 
-const isas = available ? cpuInfo().supportedIsas : [];
-const defaultThreads = available ? cpuInfo().threads : 1;
 const paths = isas.flatMap((isa) => [1, 2].map((threads) => [isa, threads] as const));
 
-afterAll(() => {
-  if (!available) return;
-  setIsa(isas[0]!);
-  setThreads(defaultThreads);
-});
+restoreIsaAndThreadsAfterAll();
 
 type Outputs = Tensor | readonly Tensor[];
 

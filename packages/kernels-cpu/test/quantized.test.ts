@@ -11,8 +11,9 @@ import {
   withBackend,
 } from '@slimlm/core';
 import { sample, sampleQuantizedWeight } from '@slimlm/core/testing';
-import { afterAll, describe, expect, it } from 'vitest';
-import { available, CPU, cpuInfo, setIsa, setThreads } from '../src/index';
+import { describe, expect, it } from 'vitest';
+import { available, CPU, setIsa, setThreads } from '../src/index';
+import { defaultThreads, isas, restoreIsaAndThreadsAfterAll } from './isa-paths';
 
 // The native GPTQ kernels against core's reference kernels, for every ISA this CPU runs: every bit
 // width, v1 and v2 zeros, f16/bf16/f32 scales, group sizes 32/64/128/K, m from the GEMV path
@@ -20,14 +21,8 @@ import { available, CPU, cpuInfo, setIsa, setThreads } from '../src/index';
 // words are valid packed data.
 
 const REFERENCE = 'reference';
-const isas = available ? cpuInfo().supportedIsas : [];
-const defaultThreads = available ? cpuInfo().threads : 1;
 
-afterAll(() => {
-  if (!available) return;
-  setIsa(isas[0]!);
-  setThreads(defaultThreads);
-});
+restoreIsaAndThreadsAfterAll();
 
 interface Case {
   bits: QuantAttrs['bits'];
