@@ -7,6 +7,7 @@ namespace {
 Napi::Object init(Napi::Env env, Napi::Object exports) {
   slimlm::cuda::registerRuntime(env, exports);
   slimlm::cuda::registerKernels(env, exports);
+  slimlm::cuda::registerLinalg(env, exports);
   slimlm::cuda::registerHost(env, exports);
   return exports;
 }

@@ -11,6 +11,8 @@ namespace slimlm::cuda {
 void registerRuntime(Napi::Env env, Napi::Object exports);
 /// One function per kernel family (kernels.cc).
 void registerKernels(Napi::Env env, Napi::Object exports);
+/// cholesky, choleskyInverse and gptqQuantizeBlock (linalg.cc).
+void registerLinalg(Napi::Env env, Napi::Object exports);
 /// Host-side pieces the unit tests check without a GPU: launch plans, GPTQ unpacking, the
 /// caching allocator over simulated memory (host.cc).
 void registerHost(Napi::Env env, Napi::Object exports);

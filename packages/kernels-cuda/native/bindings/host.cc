@@ -11,6 +11,7 @@
 #include "bindings/js.h"
 #include "common/gptq_packing.h"
 #include "common/plans.h"
+#include "kernels/linalg.h"
 #include "runtime/allocator.h"
 
 namespace slimlm::cuda {
@@ -18,8 +19,9 @@ namespace {
 
 using js::integer;
 
-/// plan(kind, dims): the launch plan of 'quantMatmul', 'matmul' or 'attention' for the given
-/// dimensions, as the kernels would choose it on a GPU with `multiprocessors`.
+/// plan(kind, dims): the launch plan of 'quantMatmul', 'matmul', 'attention', 'cholesky' or
+/// 'gptqQuantizeBlock' for the given dimensions, as the kernels would choose it on a GPU with
+/// `multiprocessors`.
 Napi::Value plan(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   const std::string kind = info[0].As<Napi::String>().Utf8Value();
@@ -58,6 +60,23 @@ Napi::Value plan(const Napi::CallbackInfo& info) {
     out.Set("sharedBytes", static_cast<double>(p.sharedBytes));
     out.Set("queriesPerBlock", p.decode ? 1 : kAttentionQueriesPerBlock);
     out.Set("maxDepth", static_cast<double>(kAttentionMaxDepth));
+  } else if (kind == "cholesky") {
+    const CholeskyPlan p = planCholesky(integer(d, "n"));
+    out.Set("tile", kLinalgTile);
+    out.Set("tiles", static_cast<double>(p.tiles));
+    out.Set("tileColumns", static_cast<double>(p.tileColumns));
+    out.Set("productBlocks", static_cast<double>(p.productBlocks));
+    out.Set("diagonalSharedBytes", static_cast<double>(p.diagonalSharedBytes));
+    out.Set("productSharedBytes", static_cast<double>(p.productSharedBytes));
+    out.Set("scratchFloats", static_cast<double>(p.scratchFloats));
+  } else if (kind == "gptqQuantizeBlock") {
+    const GptqBlockPlan p = planGptqBlock(integer(d, "rows"), integer(d, "cols"),
+                                          static_cast<int>(integer(d, "multiprocessors")));
+    out.Set("kernel", p.registers ? "registers" : "wide");
+    out.Set("slots", p.slots);
+    out.Set("blocks", static_cast<double>(p.blocks));
+    out.Set("warps", kGptqWarps);
+    out.Set("sharedBytes", static_cast<double>(p.sharedBytes));
   } else {
     throw std::invalid_argument("plan: unknown kind '" + kind + "'");
   }
