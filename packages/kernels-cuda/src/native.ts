@@ -53,6 +53,10 @@ export interface KernelAddon {
   matmul(args: object): void;
   quantMatmul(args: object): void;
   dequantize(args: object): void;
+  /** Returns null, or the first pivot that is not positive and its value (native/bindings/linalg.cc). */
+  cholesky(args: object): { pivot: number; value: number } | null;
+  choleskyInverse(args: object): void;
+  gptqQuantizeBlock(args: object): void;
 }
 
 /** The caching allocator over simulated memory (native/bindings/host.cc), for the unit tests. */
@@ -99,6 +103,27 @@ export interface AttentionPlan {
   maxDepth: number;
 }
 
+/** cholesky's and choleskyInverse's tiling (native/kernels/linalg.h CholeskyPlan). */
+export interface CholeskyPlan {
+  tile: number;
+  tiles: number;
+  tileColumns: number;
+  productBlocks: number;
+  diagonalSharedBytes: number;
+  productSharedBytes: number;
+  /** Floats of cholesky's scratch for the diagonal tile's inverse. */
+  scratchFloats: number;
+}
+
+/** gptqQuantizeBlock's launch plan (GptqBlockPlan). */
+export interface GptqBlockPlan {
+  kernel: 'registers' | 'wide';
+  slots: number;
+  blocks: number;
+  warps: number;
+  sharedBytes: number;
+}
+
 /** Host-side helpers the unit tests check without a GPU (native/bindings/host.cc). */
 export interface HostAddon {
   plan(
@@ -120,6 +145,11 @@ export interface HostAddon {
     kind: 'attention',
     dims: { batch: number; heads: number; queries: number; depth: number; valueDepth: number },
   ): AttentionPlan;
+  plan(kind: 'cholesky', dims: { n: number }): CholeskyPlan;
+  plan(
+    kind: 'gptqQuantizeBlock',
+    dims: { rows: number; cols: number; multiprocessors: number },
+  ): GptqBlockPlan;
   gptqDequantize(args: object): Float32Array;
   gptqBlockCodes(words: Uint32Array, bits: number): Int32Array;
   gptqCodeFields(bits: number): { word: number; shift: number; straddles: boolean }[];

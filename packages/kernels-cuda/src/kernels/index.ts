@@ -1,6 +1,7 @@
 import type { NativeAddon } from '../native';
 import { registerElementwise } from './elementwise';
 import { registerIndexing } from './indexing';
+import { registerLinalg } from './linalg';
 import { registerMatmul } from './matmul';
 import { registerMemory } from './memory';
 import { registerNormalization } from './normalization';
@@ -12,7 +13,7 @@ import { registerTransformer } from './transformer';
  * Core ops with no cuda kernel: calling them on cuda tensors fails with NO_KERNEL (move the
  * tensors with toBackend). Kept here and in the README; a test checks both against the registry.
  */
-export const LACKS: readonly string[] = ['cholesky', 'choleskyInverse'];
+export const LACKS: readonly string[] = [];
 
 /** Registers every cuda kernel. */
 export function registerKernels(addon: NativeAddon): void {
@@ -24,4 +25,5 @@ export function registerKernels(addon: NativeAddon): void {
   registerTransformer(addon);
   registerMatmul(addon);
   registerQuantized(addon);
+  registerLinalg(addon);
 }
