@@ -1,6 +1,7 @@
 import { attentionChecks } from './attention.checks';
 import type { GpuCheck } from './check';
 import { conformanceChecks } from './conformance.checks';
+import { linalgChecks } from './linalg.checks';
 import { matmulChecks } from './matmul.checks';
 import { opsChecks } from './ops.checks';
 import { quantizedChecks } from './quantized.checks';
@@ -16,4 +17,5 @@ export const gpuChecks: Record<string, GpuCheck[]> = {
   quantized: quantizedChecks,
   matmul: matmulChecks,
   attention: attentionChecks,
+  linalg: linalgChecks,
 };
