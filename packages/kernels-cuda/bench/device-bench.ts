@@ -1,14 +1,22 @@
 // Timings on a GPU machine (bundled by scripts/device-bundle.mjs into .device/gpu-bench.mjs):
-// the fp16 tensor-core GEMM, GEMV, the 4-bit GPTQ GEMV and attention, each the median of several
+// the fp16 tensor-core GEMM, GEMV, the 4-bit GPTQ GEMV, attention and GPTQ's linear algebra
+// (cholesky, choleskyInverse, gptqQuantizeBlock), each the median of several
 // runs after a warm-up, with the peak device memory. bench/torch_peer.py times torch on the same
 // shapes in the same run, for docs/benchmarks.md. Writes $OUT/gpu-bench.json.
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import {
+  add,
+  cholesky,
+  choleskyInverse,
+  contiguous,
   type DType,
   matmul,
+  mul,
+  narrow,
   type QuantAttrs,
   quantMatmul,
+  runKernel,
   scaledDotProductAttention,
   scope,
   type Tensor,
@@ -141,6 +149,67 @@ for (const [k, n] of [
       'TFLOP/s',
       () => void scaledDotProductAttention(qp, kp, vp, { causal: true }),
       5,
+    ),
+  );
+}
+
+// GPTQ's linear algebra at the sizes of a 7B layer's Hessian (K = 4096 for q/k/v/o/gate/up,
+// 11008 for down): the factorisation, the inverse from the factor, and one lazy-update block of
+// 128 columns over K rows (the column loop of a square layer).
+for (const k of [4096, 11008]) {
+  // H = X Xᵀ / k + I from random X: symmetric positive definite and well conditioned.
+  const x = onCuda([k, k], 12);
+  const identity = withBackend(CUDA, () => {
+    const values = new Float32Array(k * k);
+    for (let i = 0; i < k; i++) values[i * k + i] = 1;
+    return tensor(values, { shape: [k, k] });
+  });
+  const h = withBackend(CUDA, () => add(mul(matmul(x, transpose(x)), 1 / k), identity));
+  x.dispose();
+  identity.dispose();
+  timings.push(time(`cholesky f32 ${k}x${k}`, k ** 3 / 3, 'TFLOP/s', () => void cholesky(h), 5));
+  const factor = cholesky(h);
+  h.dispose();
+  timings.push(
+    time(
+      `choleskyInverse f32 ${k}x${k}`,
+      (2 * k ** 3) / 3,
+      'TFLOP/s',
+      () => void choleskyInverse(factor),
+      5,
+    ),
+  );
+  // hinv as GPTQ makes it: the upper Cholesky factor of H⁻¹, here its first 128 x 128 block.
+  const hinv = scope(() => {
+    const upper = cholesky(choleskyInverse(factor), { upper: true });
+    return contiguous(narrow(narrow(upper, 0, 0, 128), 1, 0, 128));
+  });
+  factor.dispose();
+  const [rows, cols, groups] = [k, 128, 1];
+  const w = onCuda([rows, cols], 13);
+  const scales = withBackend(CUDA, () =>
+    tensor(new Float32Array(groups * rows).fill(0.05), { shape: [groups, rows] }),
+  );
+  const zeros = withBackend(CUDA, () =>
+    tensor(new Float32Array(groups * rows).fill(8), { shape: [groups, rows] }),
+  );
+  const params = withBackend(CUDA, () => tensor(new Int32Array(cols), { shape: [cols] }));
+  const outputs = [
+    ...Array.from({ length: 3 }, () => ({ shape: [rows, cols], dtype: 'f32' as const })),
+    { shape: [rows, cols], dtype: 'u8' as const },
+  ];
+  timings.push(
+    time(
+      `gptqQuantizeBlock ${rows} rows x ${cols} columns`,
+      rows * cols * cols,
+      'TFLOP/s',
+      () =>
+        void runKernel(
+          'gptqQuantizeBlock',
+          [w, hinv, scales, zeros, params],
+          { maxq: 15 },
+          outputs,
+        ),
     ),
   );
 }

@@ -1,7 +1,8 @@
 # torch on the shapes of bench/device-bench.ts, in the same run on the same GPU, for comparison
 # in docs/benchmarks.md: fp16/bf16 matmul and GEMV (cuBLAS), an fp16 GEMV standing in for the
 # 4-bit GPTQ GEMV (torch has no GPTQ kernel of its own; the fp16 weight is 4x the bytes), and
-# scaled_dot_product_attention. Prints one JSON object.
+# scaled_dot_product_attention, and cusolver's Cholesky factorisation and inverse
+# (torch.linalg.cholesky, torch.cholesky_inverse). Prints one JSON object.
 import json
 import statistics
 
@@ -51,6 +52,15 @@ def main():
     qp, kp, vp = (torch.randn(1, heads, 2048, depth, device="cuda", dtype=torch.float16) for _ in range(3))
     timings.append(time("attention prefill f16 32 heads, 2048 x 2048, D 128, causal",
                         2 * 2 * heads * 2048 * 2048 * depth / 2, "TFLOP/s", lambda: sdpa(qp, kp, vp, is_causal=True), 5))
+    for k in [4096, 11008]:
+        x = torch.randn(k, k, device="cuda")
+        h = x @ x.T / k + torch.eye(k, device="cuda")
+        del x
+        timings.append(time(f"cholesky f32 {k}x{k}", k**3 / 3, "TFLOP/s", lambda: torch.linalg.cholesky(h), 5))
+        factor = torch.linalg.cholesky(h)
+        timings.append(time(f"choleskyInverse f32 {k}x{k}", 2 * k**3 / 3, "TFLOP/s",
+                            lambda: torch.cholesky_inverse(factor), 5))
+        del h, factor
     print(json.dumps({"device": torch.cuda.get_device_name(), "torch": torch.__version__, "timings": timings}, indent=2))
 
 
