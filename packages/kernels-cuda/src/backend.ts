@@ -24,41 +24,48 @@ export interface DeviceBuffer {
 }
 
 /**
- * The "cuda" backend: storage in device memory (the addon's caching allocator, zero-filled),
- * copies in the order of the device's one stream. Kernels take strided inputs: each one reads
- * the views it can and makes contiguous copies of the rest itself (src/kernels/).
+ * A GPU backend ("cuda", or "rocm" from the same sources built for AMD): storage in device memory
+ * (the addon's caching allocator, zero-filled), copies in the order of the device's one stream.
+ * Kernels take strided inputs: each one reads the views it can and makes contiguous copies of
+ * the rest itself (src/kernels/).
  */
 export class CudaBackend implements Backend {
-  readonly name = CUDA;
   readonly dtypes = CUDA_DTYPES;
   readonly stridedInputs = true;
 
   constructor(
+    readonly name: string,
     private readonly addon: NativeAddon,
     readonly device: DeviceInfo,
   ) {}
 
   allocate(dtype: DType, length: number): DeviceBuffer {
     const bytes = length * bytesPerElement(dtype);
-    const address = guard(`cuda: allocating ${length} ${dtype} (${bytes} bytes)`, () =>
+    const address = guard(`${this.name}: allocating ${length} ${dtype} (${bytes} bytes)`, () =>
       this.addon.allocate(bytes),
     );
     return { address, bytes };
   }
 
   free(handle: unknown): void {
-    guard('cuda: freeing a tensor', () => this.addon.free((handle as DeviceBuffer).address));
+    guard(`${this.name}: freeing a tensor`, () =>
+      this.addon.free((handle as DeviceBuffer).address),
+    );
   }
 
   write(handle: unknown, dtype: DType, data: StorageArray, offset: number): void {
     const at = (handle as DeviceBuffer).address + offset * bytesPerElement(dtype);
-    guard(`cuda: copying ${data.length} ${dtype} to the device`, () => this.addon.write(at, data));
+    guard(`${this.name}: copying ${data.length} ${dtype} to the device`, () =>
+      this.addon.write(at, data),
+    );
   }
 
   read(handle: unknown, dtype: DType, offset: number, length: number): StorageArray {
     const target = allocateStorageArray(dtype, length);
     const at = (handle as DeviceBuffer).address + offset * bytesPerElement(dtype);
-    guard(`cuda: copying ${length} ${dtype} from the device`, () => this.addon.read(at, target));
+    guard(`${this.name}: copying ${length} ${dtype} from the device`, () =>
+      this.addon.read(at, target),
+    );
     return target;
   }
 
@@ -73,13 +80,13 @@ export class CudaBackend implements Backend {
     try {
       await this.addon.readAsync(at, target);
     } catch (error) {
-      throw fromNative(error, `cuda: copying ${length} ${dtype} from the device`);
+      throw fromNative(error, `${this.name}: copying ${length} ${dtype} from the device`);
     }
     return target;
   }
 
-  /** Waits for queued work and gives cached memory back to CUDA. */
+  /** Waits for queued work and gives cached memory back to the driver. */
   dispose(): void {
-    guard('cuda: releasing the backend', () => this.addon.emptyCache());
+    guard(`${this.name}: releasing the backend`, () => this.addon.emptyCache());
   }
 }

@@ -1,10 +1,10 @@
 import { SlimlmError } from '@slimlm/core';
 
 /**
- * A failure reported by CUDA (out of memory, a kernel fault, a missing kernel image for this
- * GPU): the message holds what slimlm was doing and CUDA's own words, `cudaError` CUDA's name for
- * it (e.g. 'cudaErrorMemoryAllocation'). Its code is UNSUPPORTED: the input was valid, but this
- * device could not run it.
+ * A failure reported by CUDA, or by HIP in the "rocm" build (out of memory, a kernel fault, a
+ * missing kernel image for this GPU): the message holds what slimlm was doing and the runtime's
+ * own words, `cudaError` its name for it (e.g. 'cudaErrorMemoryAllocation', 'hipErrorOutOfMemory').
+ * Its code is UNSUPPORTED: the input was valid, but this device could not run it.
  */
 export class CudaError extends SlimlmError {
   readonly cudaError: string;

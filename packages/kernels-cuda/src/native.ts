@@ -159,8 +159,27 @@ export interface HostAddon {
   };
 }
 
+/**
+ * What a build is (native/bindings/runtime.cc capabilities()): the same sources compiled for
+ * NVIDIA ("cuda") or AMD ("rocm") through native/common/gpu.h. Known without a device.
+ */
+export interface Capabilities {
+  backend: 'cuda' | 'rocm';
+  /** Lanes per warp in every kernel (an AMD 64-lane wavefront holds two warps). */
+  warpLanes: number;
+  /** Shared memory a block may use at most (64 KiB on AMD). */
+  maxSharedBytesPerBlock: number;
+  /** The largest head dimension of scaledDotProductAttention. */
+  attentionMaxHeadDim: number;
+  /** How f16/bf16 matmul runs: tensor cores (mma.sync) or the portable tiled GEMM. */
+  halfMatmul: string;
+  /** Kernel functions this build leaves out, each with the reason. */
+  notPorted: Record<string, string>;
+}
+
 /** The whole addon: runtime (native/bindings/runtime.cc), kernels and host helpers. */
 export interface NativeAddon extends KernelAddon, HostAddon {
+  capabilities(): Capabilities;
   /** The number of CUDA devices, or why there are none usable (never throws). */
   probe(): { count: number } | { error: string; cudaError: string };
   open(ordinal: number): DeviceInfo;
@@ -175,22 +194,14 @@ export interface NativeAddon extends KernelAddon, HostAddon {
   emptyCache(): void;
 }
 
-function load(): { addon: NativeAddon } | { error: string } {
+/**
+ * Loads a built addon: `path` relative to the module at `base` (import.meta.url), or absolute.
+ * Returns why not in one line (never built, missing runtime library) instead of throwing.
+ */
+export function loadAddon(base: string, path: string): { addon: NativeAddon } | { error: string } {
   try {
-    const require = createRequire(import.meta.url);
-    // From src/ (tests) and dist/ (the package) alike the addon is one level up; a bundle carried
-    // to another machine names it with SLIMLM_CUDA_ADDON.
-    const path = process.env.SLIMLM_CUDA_ADDON ?? '../build/Release/slimlm_cuda.node';
-    return { addon: require(path) as NativeAddon };
+    return { addon: createRequire(base)(path) as NativeAddon };
   } catch (error) {
     return { error: (error as Error).message.split('\n')[0] ?? String(error) };
   }
 }
-
-const loaded = load();
-
-/** The addon, or undefined when it was not built (no nvcc) or could not be loaded here. */
-export const native: NativeAddon | undefined = 'addon' in loaded ? loaded.addon : undefined;
-
-/** Why the addon is unavailable, when it is. */
-export const loadError: string | undefined = 'error' in loaded ? loaded.error : undefined;

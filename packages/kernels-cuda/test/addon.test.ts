@@ -2,8 +2,8 @@ import { spawnSync } from 'node:child_process';
 import { capabilities, listBackends } from '@slimlm/core';
 import { describe, expect, it } from 'vitest';
 import { findToolkit } from '../scripts/cuda-toolkit.mjs';
+import { loadError, native } from '../src/addon';
 import { available, CUDA, LACKS, PRIORITY, unavailableReason } from '../src/index';
-import { loadError, native } from '../src/native';
 
 const packageDir = new URL('..', import.meta.url).pathname;
 

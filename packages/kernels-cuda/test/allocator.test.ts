@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { native } from '../src/native';
+import { native } from '../src/addon';
 
 // The caching allocator's own logic, over simulated memory (native/bindings/host.cc): the same
 // C++ class the device uses, with fake addresses and a capacity, so it runs without a GPU.

@@ -1,8 +1,8 @@
 import { type DType, dequantize, type QuantAttrs, tensor, withBackend } from '@slimlm/core';
 import { sampleQuantizedWeight } from '@slimlm/core/testing';
 import { describe, expect, it } from 'vitest';
+import { native } from '../src/addon';
 import { DTYPE_CODES } from '../src/kernels/launch';
-import { native } from '../src/native';
 
 // The GPTQ reading the kernels do (native/common/gptq_packing.h), run on the host through the
 // addon, against core's reference dequantize: every bit width, both zero-point conventions,

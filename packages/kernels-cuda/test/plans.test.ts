@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { native } from '../src/native';
+import { native } from '../src/addon';
 
 // Launch plans (native/common/plans.h) as the kernels would choose them: each must cover its
 // problem exactly and fit the hardware of every target (sm_80: 163 KiB of shared memory a block).

@@ -7,6 +7,8 @@
 
 #include "bindings/bindings.h"
 #include "bindings/js.h"
+#include "common/gpu.h"
+#include "common/plans.h"
 #include "runtime/device.h"
 
 namespace slimlm::cuda {
@@ -23,6 +25,23 @@ Napi::Value probe(const Napi::CallbackInfo& info) {
     result.Set("cudaError", e.name());
   }
   return result;
+}
+
+/// What this build is and which paths its kernels take (the same sources built for NVIDIA or AMD,
+/// common/gpu.h): known without a device, so the tests compare the two builds anywhere.
+Napi::Value capabilities(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  Napi::Object o = Napi::Object::New(env);
+  o.Set("backend", kBackendName);
+  o.Set("warpLanes", kWarpLanes);
+  o.Set("maxSharedBytesPerBlock", static_cast<double>(kMaxSharedBytesPerBlock));
+  o.Set("attentionMaxHeadDim", static_cast<double>(kAttentionMaxDepth));
+  o.Set("halfMatmul", kHasTensorCoreGemm ? "tensor cores: mma.sync m16n8k16, ldmatrix, cp.async"
+                                         : "tiled SIMT GEMM (f32 FMAs; no MFMA/WMMA path yet)");
+  // Kernel families this build leaves out, with the reason (none today: every kernel compiles
+  // for both vendors).
+  o.Set("notPorted", Napi::Object::New(env));
+  return o;
 }
 
 Napi::Object infoObject(Napi::Env env, const DeviceInfo& d) {
@@ -160,6 +179,7 @@ Napi::Object statsObject(Napi::Env env, const MemoryStats& s) {
 }
 
 void registerRuntime(Napi::Env env, Napi::Object exports) {
+  js::define<capabilities>(env, exports, "capabilities");
   js::define<probe>(env, exports, "probe");
   js::define<open>(env, exports, "open");
   js::define<allocate>(env, exports, "allocate");

@@ -4,7 +4,7 @@
 
 #include <cstdint>
 
-#include "common/hd.h"
+#include "common/gpu.h"
 
 namespace slimlm::cuda {
 

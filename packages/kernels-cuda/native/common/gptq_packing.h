@@ -6,13 +6,10 @@
 // (a field straddles two words only at 3 bits). Zero points are the same stream along a qzeros row.
 #pragma once
 
-#include <cuda_bf16.h>
-#include <cuda_fp16.h>
-
 #include <cstdint>
 
 #include "common/dtype.h"
-#include "common/hd.h"
+#include "common/gpu.h"
 
 namespace slimlm::cuda::gptq {
 
@@ -74,8 +71,8 @@ SLIMLM_HD int32_t zeroAt(const Packed& w, int64_t g, int64_t col) {
 SLIMLM_HD float scaleAt(const Packed& w, int64_t g, int64_t col) {
   const int64_t i = g * w.n + col;
   switch (w.scaleType) {
-    case DType::f16: return __half2float(static_cast<const __half*>(w.scales)[i]);
-    case DType::bf16: return __bfloat162float(static_cast<const __nv_bfloat16*>(w.scales)[i]);
+    case DType::f16: return halfToFloat(static_cast<const half*>(w.scales)[i]);
+    case DType::bf16: return bf16ToFloat(static_cast<const bfloat16*>(w.scales)[i]);
     default: return static_cast<const float*>(w.scales)[i];
   }
 }

@@ -4,11 +4,14 @@
 // transposed) and mma.sync m16n8k16 with f32 accumulators.
 #pragma once
 
-#include <cuda_bf16.h>
-#include <cuda_fp16.h>
-
 #include <cstdint>
 #include <type_traits>
+
+#include "common/gpu.h"
+
+#if !defined(SLIMLM_GPU_MMA_SYNC)
+#error "common/mma.cuh is NVIDIA PTX; AMD builds use the tiled GEMM (common/gpu.h)"
+#endif
 
 namespace slimlm::cuda {
 

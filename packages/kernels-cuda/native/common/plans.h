@@ -7,6 +7,8 @@
 #include <algorithm>
 #include <cstdint>
 
+#include "common/gpu.h"
+
 namespace slimlm::cuda {
 
 constexpr int64_t ceilDiv(int64_t a, int64_t b) { return (a + b - 1) / b; }
@@ -61,6 +63,14 @@ inline QuantMatmulPlan planQuantMatmul(int64_t m, int64_t n, int64_t k, int mult
 
 enum class GemmKind : int32_t { gemv = 0, tensorCore = 1, simt = 2 };
 
+/// Whether this build has the tensor-core GEMM (NVIDIA's mma.sync); AMD builds run the tiled
+/// SIMT GEMM for every dtype.
+#if defined(SLIMLM_GPU_MMA_SYNC)
+constexpr bool kHasTensorCoreGemm = true;
+#else
+constexpr bool kHasTensorCoreGemm = false;
+#endif
+
 /// Tensor-core GEMM tiles: 128 x 128 per block of 8 warps (each 64 x 32), 32 input channels per
 /// stage, kGemmStages stages in flight (cp.async).
 constexpr int kGemmTileM = 128, kGemmTileN = 128, kGemmTileK = 32, kGemmStages = 3;
@@ -95,7 +105,7 @@ inline GemmPlan planGemm(int64_t batch, int64_t m, int64_t n, int64_t k, bool ha
     plan.kind = GemmKind::gemv;
     return plan;
   }
-  if (halfOperands && tensorCoreLayout) {
+  if (kHasTensorCoreGemm && halfOperands && tensorCoreLayout) {
     plan.kind = GemmKind::tensorCore;
     plan.tilesM = ceilDiv(m, kGemmTileM);
     plan.tilesN = ceilDiv(n, kGemmTileN);
@@ -113,8 +123,23 @@ inline GemmPlan planGemm(int64_t batch, int64_t m, int64_t n, int64_t k, bool ha
 /// Query rows per block of the prefill kernel (one warp each); keys per shared-memory tile (one
 /// per lane).
 constexpr int kAttentionQueriesPerBlock = 8, kAttentionKeyTile = 32;
-/// Largest head dimension the kernels hold in registers (a lane keeps ceil(D / 32) values).
-constexpr int64_t kAttentionMaxDepth = 256;
+/// The prefill kernel's dynamic shared memory for head dimensions D (keys) and Dv (values): a key
+/// tile [32][D + 1] (padded against bank conflicts), a value tile [32][Dv] and the block's
+/// queries [8][D], all f32.
+constexpr int64_t attentionSharedBytes(int64_t depth, int64_t valueDepth) {
+  return (kAttentionKeyTile * (depth + 1 + valueDepth) + kAttentionQueriesPerBlock * depth) * 4;
+}
+
+/// The largest multiple of 32 (up to 256) whose prefill tiles fit in a block's shared memory.
+constexpr int64_t largestAttentionDepth() {
+  int64_t depth = 256;
+  while (depth > 32 && attentionSharedBytes(depth, depth) > kMaxSharedBytesPerBlock) depth -= 32;
+  return depth;
+}
+
+/// Largest head dimension the kernels take (a lane keeps ceil(D / 32) values in registers):
+/// 256 on NVIDIA, 224 within AMD's 64 KiB of shared memory.
+constexpr int64_t kAttentionMaxDepth = largestAttentionDepth();
 /// Query rows up to which the decode kernel runs.
 constexpr int64_t kAttentionDecodeMaxQueries = 4;
 
@@ -123,8 +148,7 @@ struct AttentionPlan {
   /// Prefill: one block per (batch, head, 8 queries), keys streamed through shared memory.
   bool decode;
   int64_t blocks;
-  /// Dynamic shared memory of the prefill kernel: a key tile [32][D + 1] (padded against bank
-  /// conflicts), a value tile [32][Dv] and the block's queries [8][D], all f32.
+  /// Dynamic shared memory of the prefill kernel (attentionSharedBytes).
   int64_t sharedBytes;
 };
 
@@ -137,8 +161,7 @@ inline AttentionPlan planAttention(int64_t batch, int64_t heads, int64_t queries
     plan.blocks = rows * queries;
   } else {
     plan.blocks = rows * ceilDiv(queries, kAttentionQueriesPerBlock);
-    plan.sharedBytes =
-        (kAttentionKeyTile * (depth + 1 + valueDepth) + kAttentionQueriesPerBlock * depth) * 4;
+    plan.sharedBytes = attentionSharedBytes(depth, valueDepth);
   }
   return plan;
 }

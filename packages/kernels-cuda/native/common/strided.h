@@ -5,7 +5,7 @@
 
 #include <cstdint>
 
-#include "common/hd.h"
+#include "common/gpu.h"
 
 namespace slimlm::cuda {
 

@@ -3,17 +3,15 @@
 // dtype instead of one instantiation each (compile time and code size stay small).
 #pragma once
 
-#include <cuda_bf16.h>
-#include <cuda_fp16.h>
-
 #include "common/dtype.h"
+#include "common/gpu.h"
 
 namespace slimlm::cuda {
 
 __device__ __forceinline__ float loadAsFloat(const void* data, DType type, int64_t i) {
   switch (type) {
-    case DType::f16: return __half2float(static_cast<const __half*>(data)[i]);
-    case DType::bf16: return __bfloat162float(static_cast<const __nv_bfloat16*>(data)[i]);
+    case DType::f16: return halfToFloat(static_cast<const half*>(data)[i]);
+    case DType::bf16: return bf16ToFloat(static_cast<const bfloat16*>(data)[i]);
     case DType::i32: return static_cast<float>(static_cast<const int32_t*>(data)[i]);
     case DType::u8: return static_cast<float>(static_cast<const uint8_t*>(data)[i]);
     default: return static_cast<const float*>(data)[i];
@@ -23,8 +21,8 @@ __device__ __forceinline__ float loadAsFloat(const void* data, DType type, int64
 /// Stores `v` rounded once to the dtype (round to nearest even, as core's half.ts).
 __device__ __forceinline__ void storeFloat(void* data, DType type, int64_t i, float v) {
   switch (type) {
-    case DType::f16: static_cast<__half*>(data)[i] = __float2half_rn(v); break;
-    case DType::bf16: static_cast<__nv_bfloat16*>(data)[i] = __float2bfloat16_rn(v); break;
+    case DType::f16: static_cast<half*>(data)[i] = floatToHalf(v); break;
+    case DType::bf16: static_cast<bfloat16*>(data)[i] = floatToBf16(v); break;
     case DType::i32: static_cast<int32_t*>(data)[i] = static_cast<int32_t>(v); break;
     case DType::u8: static_cast<uint8_t*>(data)[i] = static_cast<uint8_t>(v); break;
     default: static_cast<float*>(data)[i] = v; break;

@@ -1,20 +1,21 @@
-// Warp- and block-wide sums and maxima (256-thread blocks of 8 warps, or one warp alone).
+// Warp- and block-wide sums and maxima (256-thread blocks of 8 warps, or one warp alone); a warp
+// is 32 lanes on every GPU (common/gpu.h).
 #pragma once
 
 #include <cmath>
 
-namespace slimlm::cuda {
+#include "common/gpu.h"
 
-constexpr unsigned kFullMask = 0xffffffffu;
+namespace slimlm::cuda {
 
 template <typename T>
 __device__ __forceinline__ T warpSum(T v) {
-  for (int offset = 16; offset > 0; offset >>= 1) v += __shfl_xor_sync(kFullMask, v, offset);
+  for (int offset = 16; offset > 0; offset >>= 1) v += shuffleXor(v, offset);
   return v;
 }
 
 __device__ __forceinline__ float warpMax(float v) {
-  for (int offset = 16; offset > 0; offset >>= 1) v = fmaxf(v, __shfl_xor_sync(kFullMask, v, offset));
+  for (int offset = 16; offset > 0; offset >>= 1) v = fmaxf(v, shuffleXor(v, offset));
   return v;
 }
 

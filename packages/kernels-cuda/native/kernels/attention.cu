@@ -165,7 +165,7 @@ __global__ void __launch_bounds__(kWarps * 32) prefillKernel(AttentionArgs a) {
 #pragma unroll
     for (int t = 0; t < kChunks; t++) o[t] *= keep;
     for (int r = 0; r < kKeyTile; r++) {
-      const float pr = __shfl_sync(kFullMask, p, r);
+      const float pr = shuffle(p, r);
       if (pr == 0.0f) continue;
 #pragma unroll
       for (int t = 0; t < kChunks; t++) {

@@ -1,7 +1,5 @@
 // Elementwise kernels over strided operands: map (arithmetic, math functions, comparisons,
 // casts), copy, fill, select (where, maskedFill), gather and scatterAdd.
-#include <cuda_bf16.h>
-#include <cuda_fp16.h>
 
 #include "common/launch.cuh"
 #include "common/values.cuh"
@@ -161,8 +159,8 @@ __global__ void gatherKernel(GatherArgs args) {
 
 __device__ __forceinline__ void atomicAddAs(void* out, DType type, int64_t i, float v) {
   switch (type) {
-    case DType::f16: atomicAdd(static_cast<__half*>(out) + i, __float2half_rn(v)); break;
-    case DType::bf16: atomicAdd(static_cast<__nv_bfloat16*>(out) + i, __float2bfloat16_rn(v)); break;
+    case DType::f16: atomicAddHalf(static_cast<half*>(out) + i, v); break;
+    case DType::bf16: atomicAddBf16(static_cast<bfloat16*>(out) + i, v); break;
     default: atomicAdd(static_cast<float*>(out) + i, v); break;
   }
 }

@@ -11,8 +11,11 @@
 // Loads are 16-byte cp.async chunks along the contiguous axis; a chunk that runs past the matrix
 // copies only its valid bytes and zero-fills the rest, so any M, N and K work (the glue sends
 // only operands whose chunks are 16-byte aligned).
-#include <cuda_bf16.h>
-#include <cuda_fp16.h>
+// NVIDIA only (SLIMLM_GPU_MMA_SYNC, common/gpu.h): AMD builds compile this file to nothing and
+// planGemm never picks it there.
+#include "common/gpu.h"
+
+#if defined(SLIMLM_GPU_MMA_SYNC)
 
 #include "common/mma.cuh"
 #include "common/plans.h"
@@ -220,3 +223,5 @@ void launchTensorCoreGemm(const GemmArgs& args, const GemmPlan& plan, cudaStream
 }
 
 }  // namespace slimlm::cuda
+
+#endif  // SLIMLM_GPU_MMA_SYNC

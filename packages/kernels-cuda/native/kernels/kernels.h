@@ -4,11 +4,10 @@
 // launch (checkLaunch) and never synchronise.
 #pragma once
 
-#include <cuda_runtime_api.h>
-
 #include <cstdint>
 
 #include "common/dtype.h"
+#include "common/gpu.h"
 #include "common/gptq_packing.h"
 #include "common/strided.h"
 

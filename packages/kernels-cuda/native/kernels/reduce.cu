@@ -73,13 +73,12 @@ __device__ __forceinline__ Partial merge(ReduceOp op, Partial a, const Partial& 
   }
 }
 
-__device__ __forceinline__ Partial shuffle(const Partial& p, int offset) {
-  return Partial{__shfl_xor_sync(kFullMask, p.sum, offset), __shfl_xor_sync(kFullMask, p.best, offset),
-                 __shfl_xor_sync(kFullMask, p.index, offset)};
+__device__ __forceinline__ Partial shuffleXorPartial(const Partial& p, int offset) {
+  return Partial{shuffleXor(p.sum, offset), shuffleXor(p.best, offset), shuffleXor(p.index, offset)};
 }
 
 __device__ __forceinline__ Partial warpMerge(ReduceOp op, Partial p) {
-  for (int offset = 16; offset > 0; offset >>= 1) p = merge(op, p, shuffle(p, offset));
+  for (int offset = 16; offset > 0; offset >>= 1) p = merge(op, p, shuffleXorPartial(p, offset));
   return p;
 }
 

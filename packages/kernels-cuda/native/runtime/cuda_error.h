@@ -3,10 +3,10 @@
 // JavaScript errors with `cudaError` set to the name (src/errors.ts makes them CudaErrors).
 #pragma once
 
-#include <cuda_runtime_api.h>
-
 #include <stdexcept>
 #include <string>
+
+#include "common/gpu.h"
 
 namespace slimlm::cuda {
 

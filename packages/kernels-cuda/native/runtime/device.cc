@@ -17,7 +17,7 @@ class CudaMemory : public RawMemory {
     void* block = nullptr;
     const cudaError_t code = cudaMalloc(&block, bytes);
     if (code == cudaErrorMemoryAllocation) {
-      cudaGetLastError();  // not sticky, but clear it so that checkLaunch does not report it
+      (void)cudaGetLastError();  // not sticky, but clear it so that checkLaunch does not report it
       return nullptr;
     }
     check(code, "cudaMalloc(" + std::to_string(bytes) + " bytes)");
@@ -54,12 +54,12 @@ Device::Device(int ordinal) : memory_(std::make_unique<CudaMemory>()), allocator
   cudaDeviceProp props{};
   check(cudaGetDeviceProperties(&props, ordinal), "cudaGetDeviceProperties");
   info_.ordinal = ordinal;
-  info_.name = props.name;
+  info_.name = deviceName(props);
   info_.major = props.major;
   info_.minor = props.minor;
   info_.totalMemory = props.totalGlobalMem;
   info_.multiprocessors = props.multiProcessorCount;
-  info_.sharedMemoryPerBlockOptin = props.sharedMemPerBlockOptin;
+  info_.sharedMemoryPerBlockOptin = sharedMemoryPerBlockOptin(props);
   info_.l2CacheBytes = static_cast<size_t>(props.l2CacheSize);
   check(cudaDriverGetVersion(&info_.driverVersion), "cudaDriverGetVersion");
   check(cudaRuntimeGetVersion(&info_.runtimeVersion), "cudaRuntimeGetVersion");
@@ -73,7 +73,7 @@ void* Device::allocate(size_t bytes) {
   void* block = allocator_.allocate(bytes);
   if (block == nullptr) {
     size_t freeBytes = 0, totalBytes = 0;
-    cudaMemGetInfo(&freeBytes, &totalBytes);
+    (void)cudaMemGetInfo(&freeBytes, &totalBytes);  // zeros if it fails: only for the message
     const MemoryStats& s = allocator_.stats();
     throw CudaError("allocating " + std::to_string(bytes) + " bytes on " + info_.name + " (" +
                         mib(s.allocatedBytes) + " in use by slimlm, " + mib(freeBytes) +

@@ -2,7 +2,7 @@
 // (so work runs in the order JavaScript issued it), and the caching allocator over its memory.
 #pragma once
 
-#include <cuda_runtime_api.h>
+#include "common/gpu.h"
 
 #include <memory>
 #include <string>

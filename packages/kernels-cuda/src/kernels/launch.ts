@@ -8,7 +8,7 @@ import {
   SlimlmError,
   type Tensor,
 } from '@slimlm/core';
-import { CUDA, type DeviceBuffer } from '../backend';
+import type { DeviceBuffer } from '../backend';
 import { fromNative } from '../errors';
 import type { Address, NativeAddon } from '../native';
 import { collapse } from './layout';
@@ -36,7 +36,7 @@ export interface View {
   strides: readonly number[];
 }
 
-/** The view a tensor on the "cuda" backend is: its storage's address plus its offset. */
+/** The view a tensor on a GPU backend is: its storage's address plus its offset. */
 export function viewOf(t: Tensor): View {
   const buffer = t.storage.handle as DeviceBuffer;
   return {
@@ -122,6 +122,14 @@ export function expectDTypes(
     if (!supported.includes(t.dtype)) throw unsupportedDType(op, t.dtype, supported);
 }
 
+/** The ops registerCuda registered, per backend ("cuda", "rocm"). */
+const registered = new Map<string, Set<string>>();
+
+/** The ops whose kernels the glue registered for `backend`, sorted (empty before any). */
+export function registeredOps(backend: string): string[] {
+  return [...(registered.get(backend) ?? [])].sort();
+}
+
 /** What a kernel's glue gets: the kernel's arguments, the addon and the call's temporaries. */
 export interface CudaKernelContext<A> {
   args: KernelArgs<A>;
@@ -130,8 +138,9 @@ export interface CudaKernelContext<A> {
 }
 
 /**
- * Registers the "cuda" kernel of `op`: `fn` checks what the native kernel takes, launches it and
- * may use temporaries, released when it returns. A CUDA failure becomes a CudaError naming the op.
+ * Registers the kernel of `op` for the addon's backend ("cuda" or "rocm"): `fn` checks what the
+ * native kernel takes, launches it and may use temporaries, released when it returns. A runtime
+ * failure becomes a CudaError naming the op.
  */
 export function registerCuda<A>(
   addon: NativeAddon,
@@ -140,15 +149,17 @@ export function registerCuda<A>(
 ): void {
   if (getKernel(op, 'reference') === undefined)
     throw new Error(`@slimlm/kernels-cuda: core has no op '${op}'`);
+  const backend = addon.capabilities().backend;
+  registered.set(backend, (registered.get(backend) ?? new Set()).add(op));
   registerKernel<A>({
     op,
-    backend: CUDA,
+    backend,
     fn: (args) => {
       const temps = new Temporaries(addon);
       try {
         fn({ args, addon, temps });
       } catch (error) {
-        throw fromNative(error, `${op} on cuda`);
+        throw fromNative(error, `${op} on ${backend}`);
       } finally {
         temps.release();
       }

@@ -16,9 +16,6 @@ import {
 } from './launch';
 import { collapse } from './layout';
 
-/** The largest head dimension the attention kernels hold in registers (kAttentionMaxDepth). */
-export const MAX_HEAD_DIM = 256;
-
 /** Cross-entropy reductions as the kernel numbers them. */
 const REDUCTIONS = { none: 0, sum: 1, mean: 2 } as const;
 
@@ -30,6 +27,8 @@ function unitRows(temps: Temporaries, view: View): View {
 
 /** applyRotary, scaledDotProductAttention and crossEntropy on f32, f16 and bf16. */
 export function registerTransformer(addon: NativeAddon): void {
+  // The largest head dimension the attention kernels hold in registers and shared memory.
+  const { backend, attentionMaxHeadDim: maxHeadDim } = addon.capabilities();
   // cos and sin arrive broadcast to [..., rotaryDim] (stride 0 over heads, say): they are read
   // in place, x is made contiguous.
   registerCuda<ApplyRotaryAttrs>(addon, 'applyRotary', ({ args, temps }) => {
@@ -65,10 +64,10 @@ export function registerTransformer(addon: NativeAddon): void {
       const [batch, queryHeads, queryLength, depth] = q!.shape as [number, number, number, number];
       const [, kvHeads, keyLength] = k!.shape as [number, number, number];
       const valueDepth = v!.shape[3]!;
-      if (depth > MAX_HEAD_DIM || valueDepth > MAX_HEAD_DIM) {
+      if (depth > maxHeadDim || valueDepth > maxHeadDim) {
         throw new SlimlmError(
           'UNSUPPORTED',
-          `scaledDotProductAttention: the cuda kernels take head dimensions up to ${MAX_HEAD_DIM}, got q/k ${depth} and v ${valueDepth}`,
+          `scaledDotProductAttention: the ${backend} kernels take head dimensions up to ${maxHeadDim}, got q/k ${depth} and v ${valueDepth}`,
         );
       }
       const [qs, ks, vs] = [q!, k!, v!].map((t) => unitRows(temps, viewOf(t))) as [
