@@ -24,6 +24,8 @@ export {
   unpackColumns,
   unpackRows,
 } from './format/pack';
+export type { GptqPackCodesAttrs } from './format/pack-codes';
+export { gptqPackCodes } from './format/pack-codes';
 export type { ZeroFormatDetection } from './format/zeros';
 export {
   convertQzeros,
@@ -60,7 +62,8 @@ export type { GptqBlockResult, GptqQuantizeBlockAttrs } from './algorithm/quanti
 export { gptqQuantizeBlock } from './algorithm/quantize-block';
 export type { GroupParams, MseSearch, QuantizerSettings } from './algorithm/quantizer';
 export { findParams, roundHalfEven } from './algorithm/quantizer';
-export { rtnQuantize } from './algorithm/rtn';
+export type { GptqRtnAttrs, GptqRtnResult } from './algorithm/rtn';
+export { gptqRtnQuantize, rtnQuantize } from './algorithm/rtn';
 
 // model quantization pipeline: layer-by-layer quantizeModel with resume
 

@@ -51,9 +51,14 @@ describe('the cpu backend', () => {
       const reference = capabilities('reference').kernels;
       const cpu = capabilities(CPU).kernels;
       expect(reference.filter((op) => !cpu.includes(op))).toEqual([]);
-      // Ops another package defines, with its reference kernel there: @slimlm/gptq's fused
-      // column loop. Its native kernel is tested against that reference in packages/gptq.
-      expect(cpu.filter((op) => !reference.includes(op))).toEqual(['gptqQuantizeBlock']);
+      // Ops another package defines, with their reference kernels there: @slimlm/gptq's fused
+      // column loop, RTN and packing. Their native kernels are tested against those references
+      // in packages/gptq.
+      expect(cpu.filter((op) => !reference.includes(op)).sort()).toEqual([
+        'gptqPackCodes',
+        'gptqQuantizeBlock',
+        'gptqRtnQuantize',
+      ]);
       const native = cpu.filter((op) => !FALLBACK_OPS.includes(op));
       expect(native).toContain('matmul');
     },

@@ -1,9 +1,14 @@
-// The N-API function of the GPTQ family (native/gptq/gptq.h):
+// The N-API functions of the GPTQ family (native/gptq/gptq.h):
 // gptqQuantizeBlock(w, hinv, scales, zeros, params, q, err, losses, codes, dims) with
-// dims = [rows, cols, paramRows, maxq, then the nine arrays' offsets in elements, in that order].
+// dims = [rows, cols, paramRows, maxq, then the nine arrays' offsets in elements, in that order];
+// gptqRtnQuantize(w, codes, q, scales, zeros, losses, dims) with dims = [rows, cols, groupSize,
+// maxq, sym, then the six arrays' offsets]; gptqPackCodes(codes, words, dims) with dims = [n, k,
+// bits, codesOffset, wordsOffset]; it returns false when a code does not fit.
 #include "gptq/gptq.h"
 #include "runtime/bindings.h"
 #include "runtime/runtime.h"
+
+#include <string>
 
 namespace slimlm {
 namespace {
@@ -35,10 +40,57 @@ Napi::Value QuantizeBlock(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
+const RtnTable& rtnTable() {
+  switch (activeIsa()) {
+    case Isa::avx512: return avx512::rtnTable();
+    case Isa::avx2: return avx2::rtnTable();
+    default: return scalar::rtnTable();
+  }
+}
+
+const double* dimsOf(const Napi::CallbackInfo& info, size_t index, size_t count) {
+  if (!info[index].IsTypedArray() || info[index].As<Napi::TypedArray>().ElementLength() < count)
+    throw Napi::TypeError::New(info.Env(), "dims must be a Float64Array of " + std::to_string(count) + " numbers");
+  return reinterpret_cast<const double*>(typedArrayData(info[index], "dims"));
+}
+
+Napi::Value RtnQuantize(const Napi::CallbackInfo& info) {
+  const double* d = dimsOf(info, 6, 11);
+  auto at = [&](int index) { return static_cast<int64_t>(d[index]); };
+  auto data = [&](int arg, const char* name) { return typedArrayData(info[arg], name); };
+  const RtnArgs args{
+      at(0), at(1), at(2), static_cast<float>(d[3]), d[4] != 0,
+      reinterpret_cast<const float*>(data(0, "w")) + at(5),
+      data(1, "codes") + at(6),
+      reinterpret_cast<float*>(data(2, "q")) + at(7),
+      reinterpret_cast<float*>(data(3, "scales")) + at(8),
+      reinterpret_cast<float*>(data(4, "zeros")) + at(9),
+      reinterpret_cast<double*>(data(5, "losses")) + at(10),
+  };
+  rtnTable().rtnQuantize(args, parallel());
+  return info.Env().Undefined();
+}
+
+Napi::Value PackCodes(const Napi::CallbackInfo& info) {
+  const double* d = dimsOf(info, 2, 5);
+  auto at = [&](int index) { return static_cast<int64_t>(d[index]); };
+  int32_t overflow = 0;
+  const PackCodesArgs args{
+      at(0), at(1), static_cast<int32_t>(at(2)),
+      typedArrayData(info[0], "codes") + at(3),
+      reinterpret_cast<int32_t*>(typedArrayData(info[1], "words")) + at(4),
+      &overflow,
+  };
+  rtnTable().packCodes(args, parallel());
+  return Napi::Boolean::New(info.Env(), overflow == 0);
+}
+
 }  // namespace
 
 void registerGptqBindings(Napi::Env env, Napi::Object exports) {
   exports.Set("gptqQuantizeBlock", Napi::Function::New(env, QuantizeBlock));
+  exports.Set("gptqRtnQuantize", Napi::Function::New(env, RtnQuantize));
+  exports.Set("gptqPackCodes", Napi::Function::New(env, PackCodes));
 }
 
 }  // namespace slimlm
