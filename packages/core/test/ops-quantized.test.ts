@@ -5,6 +5,7 @@ import {
   dequantize,
   fromBf16Bits,
   fromF16Bits,
+  gather,
   grad,
   matmul,
   type QuantAttrs,
@@ -323,6 +324,40 @@ describe('quantMatmul', () => {
       expect(Array.from(gb!.dataSync())).toEqual(new Array(n).fill(2));
       gx!.dispose();
       gb!.dispose();
+    });
+  });
+
+  it('reads x through a permutation as gather(x, perm, -1) @ W^T, with its gradient', () => {
+    scope(() => {
+      const attrs: QuantAttrs = { bits: 4, groupSize: 32, zeroOffset: 1 };
+      const k = 64;
+      const n = 16;
+      const w = sampleQuantizedWeight(k, n, attrs, 51);
+      const order = Array.from({ length: k }, (_, i) => (i * 37 + 5) % k);
+      const perm = tensor(Int32Array.from(order), { dtype: 'i32', shape: [k] });
+      const x = f32([3, k], 52);
+      x.requiresGrad = true;
+      const bias = f32([n], 53);
+      const out = quantMatmul(x, w, attrs, bias, perm);
+      const expected = quantMatmul(gather(x, perm, -1), w, attrs, bias);
+      expect(Array.from(out.dataSync())).toEqual(Array.from(expected.dataSync()));
+      const [gx] = grad(sum(out), [x]);
+      const [gxExpected] = grad(sum(expected), [x]);
+      expectClose(gx!.dataSync(), gxExpected!.dataSync(), { rtol: 1e-6 });
+      gx!.dispose();
+      gxExpected!.dispose();
+      expectCode(
+        () => quantMatmul(x, w, attrs, null, tensor(new Int32Array(32), { dtype: 'i32' })),
+        'SHAPE_MISMATCH',
+        /perm \[32\] must be \[64\]/,
+      );
+      const outside = Int32Array.from(order);
+      outside[7] = k;
+      expectCode(
+        () => quantMatmul(x, w, attrs, null, tensor(outside, { dtype: 'i32' })),
+        'INVALID_ARGUMENT',
+        /perm\[7\] = 64 is not an input channel \(0 to 63\)/,
+      );
     });
   });
 

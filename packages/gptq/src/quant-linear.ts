@@ -1,7 +1,6 @@
 import {
   cast,
   dequantize,
-  gather,
   keep,
   linear,
   type QuantActivations,
@@ -15,6 +14,7 @@ import {
 } from '@slimlm/core';
 import { type LinearLayer, Module } from '@slimlm/models';
 import { assertBits, type Bits, type GptqFormat, packRows, unpackRows } from './format/pack';
+import { gptqPackCodes } from './format/pack-codes';
 import { convertQzeros, packZeros, zeroOffsetOf } from './format/zeros';
 
 export interface QuantLinearOptions {
@@ -70,8 +70,9 @@ interface InferenceState {
  * `qzeros` i32 [G, N*b/32], `scales` [G, N], `g_idx` i32 [K] and optional `bias` [N], named as the
  * checkpoint names them so `loadStateDict` fills them. The forward pass reads the packed codes
  * directly through core's `quantMatmul`. Act-order layers (g_idx not k / groupSize) are reordered
- * once before the first forward pass (`prepareForInference`): rows of qweight sorted by group, and
- * the input's channels gathered in the same order, so groups are consecutive. The reordered copy
+ * once before the first forward pass (`prepareForInference`): rows of qweight sorted by group, so
+ * groups are consecutive, and the order passed to quantMatmul as its `perm`, which reads the
+ * input's channels in the same order. The reordered copy
  * is held beside the checkpoint-order parameter, which stays as loaded for saving.
  */
 export class QuantLinear extends Module implements LinearLayer {
@@ -260,8 +261,7 @@ export class QuantLinear extends Module implements LinearLayer {
       if (state.dense) {
         y = linear(input, state.dense, bias && bias.dtype !== 'f32' ? cast(bias, 'f32') : bias);
       } else {
-        const permuted = state.perm ? gather(input, state.perm, input.rank - 1) : input;
-        y = quantMatmul(permuted, this.packedWeight(state.qweight), this.quantAttrs, bias);
+        y = quantMatmul(input, this.packedWeight(state.qweight), this.quantAttrs, bias, state.perm);
       }
       return y.dtype === x.dtype ? y : cast(y, x.dtype);
     });
@@ -348,23 +348,11 @@ export class QuantLinear extends Module implements LinearLayer {
         );
       }
     }
-    const transposed = new Uint8Array(K * N);
-    for (let n = 0; n < N; n++) {
-      const row = n * K;
-      for (let k = 0; k < K; k++) transposed[k * N + n] = layer.codes[row + k]!;
-    }
     const gs = result.effectiveGroupSize;
     const gIdx = gIdxGiven ?? Int32Array.from({ length: K }, (_, k) => Math.floor(k / gs));
     const opts = backend ? { backend } : {};
     try {
-      result.setParameter(
-        'qweight',
-        tensor(packRows(transposed, K, N, bits), {
-          dtype: 'i32',
-          shape: [(K * bits) / 32, N],
-          ...opts,
-        }),
-      );
+      result.setParameter('qweight', packedCodes(layer.codes, N, K, bits, opts));
       result.setParameter(
         'qzeros',
         tensor(packZeros(layer.zeros, G, N, bits, format), {
@@ -411,6 +399,35 @@ export class QuantLinear extends Module implements LinearLayer {
     if (state.perm && !state.perm.isDisposed) state.perm.dispose();
     if (state.dense && !state.dense.isDisposed) state.dense.dispose();
   }
+}
+
+/** qweight [K * bits / 32, N] of codes [N, K] through the 'gptqPackCodes' op. */
+function packedCodes(
+  codes: Uint8Array | Int32Array,
+  N: number,
+  K: number,
+  bits: Bits,
+  opts: { backend?: string },
+): Tensor {
+  const limit = 2 ** bits;
+  if (!(codes instanceof Uint8Array)) {
+    const at = codes.findIndex((code) => !(code >= 0 && code < limit));
+    if (at >= 0)
+      throw new SlimlmError(
+        'INVALID_ARGUMENT',
+        `QuantLinear.fromQuantization: code ${codes[at]} at [${Math.floor(at / K)}, ${at % K}] of codes [N, K] does not fit in ${bits} bits (0 to ${limit - 1})`,
+      );
+  }
+  return scope(() =>
+    gptqPackCodes(
+      tensor(codes instanceof Uint8Array ? codes : Uint8Array.from(codes), {
+        dtype: 'u8',
+        shape: [N, K],
+        ...opts,
+      }),
+      { bits },
+    ),
+  );
 }
 
 /** Indices that sort `values` ascending, equal values keeping their order. */

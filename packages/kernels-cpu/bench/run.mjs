@@ -1,7 +1,7 @@
 // Benchmarks the "cpu" backend's matmul (GEMM and GEMV) and attention, side by side with
 // OpenBLAS and the machine's memory read bandwidth measured in the same run.
 //
-//   npm run -s bench -w @slimlm/kernels-cpu -- [--json] [--smoke] [--only=gemm|gemv|attention|linalg|quant|int8]
+//   npm run -s bench -w @slimlm/kernels-cpu -- [--json] [--smoke] [--only=gemm|gemv|attention|linalg|quant|int8|desc_act]
 //
 // --json prints one JSON array of records {kernel, dtype, m, n, k, threads, ms, gflops, gbps, ...}
 // (ms: the median of the repetitions; min_ms/max_ms: their spread) and nothing else on stdout;
@@ -13,7 +13,9 @@
 // {kernel, bits, group_size, desc_act, m, n, k, threads, ms, gbps, gflops} (gbps counts qweight,
 // qzeros and scales read, plus the i32 permutation for desc_act) plus the common dtype (null),
 // min_ms, max_ms and reps. For 4 bits it also times QuantLinear's path through core's ops, plain
-// (desc_act false) and act-order (desc_act true: gather(x, perm, -1) first), marked path: 'ops'.
+// (desc_act false) and act-order (desc_act true: quantMatmul's perm input, x's channels gathered
+// as the kernel copies x), marked path: 'ops';
+// --only=desc_act times those pairs alone.
 // quant (or int8 alone) then times 4-bit g128 with f32 and int8 activations (records with
 // activations) against onnxruntime-node's MatMulNBits at accuracy_level 4 ('ort_matmulnbits').
 // Needs the built package (npm run build). The peers (bench/peers.c) are compiled here when
@@ -30,7 +32,6 @@ import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import {
   cholesky,
-  gather,
   quantMatmul,
   runKernelInto,
   scaledDotProductAttention,
@@ -47,14 +48,15 @@ import {
   toMatMulNBits,
 } from './onnx-peer.mjs';
 
-const USAGE = `usage: node bench/run.mjs [--json] [--smoke] [--only=gemm|gemv|attention|linalg|quant|int8]
+const USAGE = `usage: node bench/run.mjs [--json] [--smoke] [--only=gemm|gemv|attention|linalg|quant|int8|desc_act]
   --json    one JSON array of records on stdout instead of a table
   --smoke   tiny sizes only (checks that everything runs, not its speed)
   --only    one group: gemm (square and x @ W^T), gemv (f32, f16, bf16, f32 x f16/bf16 weights,
             read bandwidth), attention, linalg (cholesky and choleskyInverse, f32) or quant
-            (GPTQ qgemv/qgemm, 2/3/4/8 bits, with f32 GEMM and read bandwidth)
+            (GPTQ qgemv/qgemm, 2/3/4/8 bits, with f32 GEMM and read bandwidth), int8 (int8
+            activations against onnxruntime) or desc_act (4-bit act-order against plain order)
 Needs the built package (npm run build); OpenBLAS peers when libopenblas-dev is installed.`;
-const GROUPS = ['gemm', 'gemv', 'attention', 'linalg', 'quant', 'int8'];
+const GROUPS = ['gemm', 'gemv', 'attention', 'linalg', 'quant', 'int8', 'desc_act'];
 const flags = new Set(process.argv.slice(2));
 if (flags.has('--help') || flags.has('-h')) {
   process.stdout.write(`${USAGE}\n`);
@@ -607,8 +609,8 @@ function pushQuant(
 }
 
 // Bits whose act-order (desc_act) cost is measured: QuantLinear's forward for an act-order layer,
-// x's channels gathered by the load-time permutation then quantMatmul, against quantMatmul alone,
-// both through core's ops and alternating in rounds.
+// quantMatmul reading x through the load-time permutation, against quantMatmul alone, both
+// through core's ops and alternating in rounds.
 const DESC_ACT_BITS = [4];
 
 /** A random permutation of 0..k-1, i32 on "cpu". */
@@ -626,10 +628,7 @@ function descActPair(bits, n, k, threads, weights, x, xs, bytes) {
   const perm = randomPermutation(k);
   const forward = (input, w, permuted) =>
     withBackend(CPU, () => {
-      const gathered = permuted ? gather(input, perm, -1) : input;
-      const y = quantMatmul(gathered, w, attrs);
-      if (permuted) gathered.dispose();
-      y.dispose();
+      quantMatmul(input, w, attrs, null, permuted ? perm : null).dispose();
     });
   for (const [kernel, m, input, cycle] of [
     ['qgemv', 1, x, weights],
@@ -653,6 +652,28 @@ function descActPair(bits, n, k, threads, weights, x, xs, bytes) {
     }
   }
   perm.dispose();
+}
+
+/** The act-order pairs of quant() alone (--only=desc_act). */
+function descActOnly() {
+  for (const threads of threadCounts) {
+    setThreads(threads);
+    for (const [n, k] of QUANT_WEIGHTS) {
+      for (const bits of DESC_ACT_BITS) {
+        const first = randomQuantized(n, k, bits);
+        const weights = [
+          first,
+          ...Array.from({ length: copiesFor(first.bytes) - 1 }, () => randomQuantized(n, k, bits)),
+        ];
+        const x = randomTensor([1, k], 'f32');
+        const xs = randomTensor([QUANT_PREFILL, k], 'f32');
+        settle();
+        descActPair(bits, n, k, threads, weights, x, xs, first.bytes);
+        for (const w of weights) for (const t of [w.qweight, w.qzeros, w.scales]) t.dispose();
+        for (const t of [x, xs]) t.dispose();
+      }
+    }
+  }
 }
 
 function quant() {
@@ -991,6 +1012,10 @@ try {
   if (runs('quant')) {
     progress('GPTQ quantMatmul (qgemv, qgemm), f32 GEMM and read bandwidth');
     quant();
+  }
+  if (only === 'desc_act') {
+    progress('act-order (desc_act) against plain order, 4 bits, through core ops');
+    descActOnly();
   }
   if (runs('quant') || runs('int8')) {
     progress('int8 activations: quantMatmul against onnxruntime MatMulNBits');

@@ -5,6 +5,8 @@ import { registerGradient } from '../kernels';
 import { formatShape } from '../shape';
 import type { Tensor } from '../tensor';
 import { cast } from './cast';
+import { zerosLike } from './creation';
+import { scatterAdd } from './indexing';
 import { matmul } from './matmul';
 import { sum } from './reduce';
 import { contiguous, reshape } from './view';
@@ -42,6 +44,20 @@ export interface QuantAttrs {
    * A block holding an infinity or a NaN makes its row NaN.
    */
   activations?: QuantActivations;
+}
+
+/**
+ * The attributes quantMatmul's kernels receive: QuantAttrs, and `permuted` when the last input is
+ * a permutation perm i32 [K] of x's channels (see quantMatmul). Inputs: x, qweight, qzeros,
+ * scales, then bias if any, then perm if permuted.
+ */
+export interface QuantMatmulAttrs extends QuantAttrs {
+  permuted?: boolean;
+}
+
+/** The message of a permutation entry outside [0, K), for every backend's kernel to throw. */
+export function badPermutationError(at: number, value: number, k: number): SlimlmError {
+  return invalid('quantMatmul', `perm[${at}] = ${value} is not an input channel (0 to ${k - 1})`);
 }
 
 /** The arithmetic of quantMatmul: see {@link QuantAttrs.activations}. */
@@ -163,17 +179,21 @@ export function checkQuantizedWeight(
 /**
  * `x @ W^T (+ bias)` for a GPTQ-packed W [N, K] (W[n, k] = scale[g, n] * (q[k, n] - z[g, n]) with
  * g = floor(k / groupSize)), without materialising W: the HF Linear forward of a quantized layer.
- * x is f32 [..., K]; the result is f32 [..., N]. Act-order checkpoints (a non-monotonic g_idx) are
- * reordered once at load by their caller, which then permutes x's channels; groups here are
- * always consecutive. The bias (f32, f16 or bf16 [N]) is added after the product. Records a
- * gradient for x and the bias (the packed weight is constant); with int8 activations the gradient
- * of x is that of the f32 product (the rounding of x is passed straight through).
+ * x is f32 [..., K]; the result is f32 [..., N]. Groups here are always consecutive: act-order
+ * checkpoints (a non-monotonic g_idx) are reordered once at load by their caller, which passes
+ * the order as `perm` (i32 [K]): input channel i of W then reads x's channel perm[i], i.e. the
+ * product is gather(x, perm, -1) @ W^T, with the gather folded into the kernel's read of x (no
+ * extra op or host-side check per call; kernels reject entries outside [0, K)). The bias (f32,
+ * f16 or bf16 [N]) is added after the product. Records a gradient for x and the bias (the packed
+ * weight is constant); with int8 activations the gradient of x is that of the f32 product (the
+ * rounding of x is passed straight through).
  */
 export function quantMatmul(
   x: Tensor,
   w: QuantizedWeight,
   attrs: QuantAttrs,
   bias?: Tensor | null,
+  perm?: Tensor | null,
 ): Tensor {
   const op = 'quantMatmul';
   x.assertAlive(op);
@@ -190,13 +210,24 @@ export function quantMatmul(
     if (bias.rank !== 1 || bias.shape[0] !== n)
       throw shapeError(op, `bias ${formatShape(bias.shape)} must be [${n}] (N output channels)`);
   }
+  if (perm) {
+    perm.assertAlive(op);
+    expectDType(op, 'perm', perm, ['i32']);
+    if (perm.rank !== 1 || perm.shape[0] !== k)
+      throw shapeError(
+        op,
+        `perm ${formatShape(perm.shape)} must be [${k}] (one input channel of x per row of W)`,
+      );
+  }
   const inputs = [contiguous(x), w.qweight, w.qzeros, w.scales];
   if (bias) inputs.push(bias);
-  const kernelAttrs: QuantAttrs = {
+  if (perm) inputs.push(contiguous(perm));
+  const kernelAttrs: QuantMatmulAttrs = {
     bits: attrs.bits,
     groupSize: attrs.groupSize,
     zeroOffset: attrs.zeroOffset,
     ...(attrs.activations === 'int8' ? { activations: 'int8' as const } : {}),
+    ...(perm ? { permuted: true } : {}),
   };
   return runKernel1(op, inputs, kernelAttrs, { shape: [...x.shape.slice(0, -1), n], dtype: 'f32' });
 }
@@ -235,16 +266,28 @@ export function dequantize(w: QuantizedWeight, attrs: QuantAttrs, gIdx?: Tensor 
   return runKernel1(op, inputs, kernelAttrs, { shape: [n, k], dtype: 'f32' });
 }
 
-// dx = dy @ W, with W [N, K] dequantized once per backward pass; dbias sums dy over all leading
-// axes. The packed tensors are integer (or constant scales) and get no gradient.
-registerGradient<QuantAttrs>('quantMatmul', ({ inputs, gradOutputs: [dy], attrs, needsGrad }) => {
-  const [, qweight, qzeros, scales, bias] = inputs;
-  const w = { qweight: qweight!, qzeros: qzeros!, scales: scales! };
-  const gradX = needsGrad[0] ? matmul(dy!, dequantize(w, attrs)) : null;
-  let gradBias: Tensor | null = null;
-  if (bias && needsGrad[4]) {
-    gradBias = sum(reshape(dy!, [-1, bias.shape[0]!]), 0);
-    if (gradBias.dtype !== bias.dtype) gradBias = cast(gradBias, bias.dtype);
-  }
-  return [gradX, null, null, null, ...(bias ? [gradBias] : [])];
-});
+// dx = dy @ W, with W [N, K] dequantized once per backward pass (a permuted product scatters it
+// back to x's channels); dbias sums dy over all leading axes. The packed tensors are integer (or
+// constant scales) and the permutation an index: they get no gradient.
+registerGradient<QuantMatmulAttrs>(
+  'quantMatmul',
+  ({ inputs, gradOutputs: [dy], attrs, needsGrad }) => {
+    const [x, qweight, qzeros, scales] = inputs;
+    const permuted = attrs.permuted === true;
+    const hasBias = inputs.length === (permuted ? 6 : 5);
+    const bias = hasBias ? inputs[4] : undefined;
+    const perm = permuted ? inputs[inputs.length - 1] : undefined;
+    const w = { qweight: qweight!, qzeros: qzeros!, scales: scales! };
+    let gradX: Tensor | null = null;
+    if (needsGrad[0]) {
+      gradX = matmul(dy!, dequantize(w, attrs));
+      if (perm) gradX = scatterAdd(zerosLike(x!), perm, gradX, -1);
+    }
+    let gradBias: Tensor | null = null;
+    if (bias && needsGrad[4]) {
+      gradBias = sum(reshape(dy!, [-1, bias.shape[0]!]), 0);
+      if (gradBias.dtype !== bias.dtype) gradBias = cast(gradBias, bias.dtype);
+    }
+    return [gradX, null, null, null, ...(bias ? [gradBias] : []), ...(perm ? [null] : [])];
+  },
+);

@@ -43,10 +43,12 @@ PackedWeight packedWeight(const Napi::CallbackInfo& info, int first, const doubl
   };
 }
 
-/// quantMatmul(x, qweight, qzeros, scales, bias | null, out, dims): dims = the packed weight's 9
-/// numbers (see packedWeight), then m, xOffset, biasType, biasOffset, outOffset, int8Activations.
+/// quantMatmul(x, qweight, qzeros, scales, bias | null, out, dims, perm | null): dims = the packed
+/// weight's 9 numbers (see packedWeight), then m, xOffset, biasType, biasOffset, outOffset,
+/// int8Activations, permOffset. Returns -1, or the first i whose perm[i] is not in [0, k) (then
+/// nothing is computed).
 Napi::Value QuantMatmul(const Napi::CallbackInfo& info) {
-  const double* d = dimsOf(info, 6, 15);
+  const double* d = dimsOf(info, 6, 16);
   QuantMatmulArgs args{};
   args.w = packedWeight(info, 1, d);
   args.m = static_cast<int64_t>(d[9]);
@@ -56,8 +58,15 @@ Napi::Value QuantMatmul(const Napi::CallbackInfo& info) {
                                : typedArrayData(info[4], "bias") + static_cast<int64_t>(d[12]) * elementBytes(args.biasType);
   args.out = reinterpret_cast<float*>(typedArrayData(info[5], "out")) + static_cast<int64_t>(d[13]);
   args.int8Activations = d[14] != 0;
+  args.perm = nullptr;
+  if (info.Length() > 7 && !info[7].IsNull()) {
+    args.perm = reinterpret_cast<const int32_t*>(typedArrayData(info[7], "perm")) + static_cast<int64_t>(d[15]);
+    for (int64_t i = 0; i < args.w.k; i++) {
+      if (args.perm[i] < 0 || args.perm[i] >= args.w.k) return Napi::Number::New(info.Env(), static_cast<double>(i));
+    }
+  }
   table().quantMatmul(args, parallel());
-  return info.Env().Undefined();
+  return Napi::Number::New(info.Env(), -1);
 }
 
 /// dequantize(qweight, qzeros, scales, gIdx | null, out, dims): dims = the packed weight's 9

@@ -32,6 +32,9 @@ struct QuantMatmulArgs {
   /// Quantize x to int8 per row and block (bits 2, 4, 8; see quant/isa/int8.cc) instead of
   /// multiplying in f32.
   bool int8Activations;
+  /// i32 [k], each in [0, k) (the bindings check): input channel i of the product reads x's
+  /// channel perm[i] (act-order weights, whose rows were reordered at load); nullptr for none.
+  const int32_t* perm;
 };
 
 /// out [n, k] f32 = W; gIdx (nullptr: k / groupSize) gives each input channel's group.

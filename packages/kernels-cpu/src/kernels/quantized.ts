@@ -1,4 +1,11 @@
-import type { DType, KernelArgs, QuantAttrs, Tensor } from '@slimlm/core';
+import {
+  badPermutationError,
+  type DType,
+  type KernelArgs,
+  type QuantAttrs,
+  type QuantMatmulAttrs,
+  type Tensor,
+} from '@slimlm/core';
 import type { NativeAddon } from '../native';
 import { registerNative } from './register';
 
@@ -12,7 +19,8 @@ export interface QuantAddon {
     bias: ArrayBufferView | null,
     out: ArrayBufferView,
     dims: Float64Array,
-  ): void;
+    perm: ArrayBufferView | null,
+  ): number;
   dequantize(
     qweight: ArrayBufferView,
     qzeros: ArrayBufferView,
@@ -77,60 +85,88 @@ export function registerQuantized(native: NativeAddon): void {
     );
   });
 
-  registerNative<QuantAttrs>('quantMatmul', (args: KernelArgs<QuantAttrs>, reference) => {
-    const [x, qweight, qzeros, scales, bias] = args.inputs;
-    const out = args.outputs[0]!;
-    const dims = weightDims(args.inputs.slice(1), args.attrs);
-    if (dims === undefined || !x!.isContiguous || (bias && !bias.isContiguous)) {
-      reference(args);
-      return;
-    }
-    const [n, k] = dims as [number, number];
-    const m = x!.size / k;
-    const { groupSize } = args.attrs;
-    if (k % 32 === 0 && (groupSize % 32 === 0 || groupSize >= k)) {
-      addon.quantMatmul(
-        data(x!),
+  registerNative<QuantMatmulAttrs>(
+    'quantMatmul',
+    (args: KernelArgs<QuantMatmulAttrs>, reference) => {
+      const { inputs, attrs } = args;
+      const [x, qweight, qzeros, scales] = inputs;
+      const bias = inputs.length === (attrs.permuted ? 6 : 5) ? inputs[4] : undefined;
+      const perm = attrs.permuted ? inputs[inputs.length - 1] : undefined;
+      const out = args.outputs[0]!;
+      const dims = weightDims(inputs.slice(1), attrs);
+      if (dims === undefined || !x!.isContiguous || (bias && !bias.isContiguous)) {
+        reference(args);
+        return;
+      }
+      const [n, k] = dims as [number, number];
+      const m = x!.size / k;
+      const { groupSize } = attrs;
+      if (k % 32 === 0 && (groupSize % 32 === 0 || groupSize >= k)) {
+        // The kernel gathers x's channels by perm as it copies x, after checking every entry.
+        const bad = addon.quantMatmul(
+          data(x!),
+          data(qweight!),
+          data(qzeros!),
+          data(scales!),
+          bias ? data(bias) : null,
+          data(out),
+          Float64Array.from([
+            ...dims,
+            m,
+            x!.offset,
+            bias ? FLOAT_CODES[bias.dtype]! : 0,
+            bias?.offset ?? 0,
+            out.offset,
+            attrs.activations === 'int8' ? 1 : 0,
+            perm?.offset ?? 0,
+          ]),
+          perm ? data(perm) : null,
+        );
+        if (bad >= 0) {
+          const at = perm!.offset + bad;
+          throw badPermutationError(bad, (data(perm!) as Int32Array)[at]!, k);
+        }
+        return;
+      }
+      // Odd shapes: W [n, k] in f32, then out = x @ W^T by the native GEMM (W^T read in place), x's
+      // channels gathered first when permuted.
+      let xData = data(x!);
+      let xOffset = x!.offset;
+      if (perm) {
+        const order = perm.dataSync();
+        const values = x!.dataSync() as Float32Array;
+        const gathered = new Float32Array(values.length);
+        for (let i = 0; i < k; i++) {
+          const from = order[i]!;
+          if (!(from >= 0 && from < k)) throw badPermutationError(i, from, k);
+          for (let row = 0; row < values.length; row += k) gathered[row + i] = values[row + from]!;
+        }
+        xData = gathered;
+        xOffset = 0;
+      }
+      const weight = new Float32Array(n * k);
+      addon.dequantize(
         data(qweight!),
         data(qzeros!),
         data(scales!),
-        bias ? data(bias) : null,
-        data(out),
-        Float64Array.from([
-          ...dims,
-          m,
-          x!.offset,
-          bias ? FLOAT_CODES[bias.dtype]! : 0,
-          bias?.offset ?? 0,
-          out.offset,
-          args.attrs.activations === 'int8' ? 1 : 0,
-        ]),
+        null,
+        weight,
+        Float64Array.from([...dims, 0, 0]),
       );
-      return;
-    }
-    // Odd shapes: W [n, k] in f32, then out = x @ W^T by the native GEMM (W^T read in place).
-    const weight = new Float32Array(n * k);
-    addon.dequantize(
-      data(qweight!),
-      data(qzeros!),
-      data(scales!),
-      null,
-      weight,
-      Float64Array.from([...dims, 0, 0]),
-    );
-    // gemm dims (native/gemm/bindings.cc): batch, m, n, k, then a, b, c as type, offset, strides.
-    addon.gemm(
-      data(x!),
-      weight,
-      data(out),
-      Float64Array.of(1, m, n, k, 0, x!.offset, k, 1, 0, 0, 0, 1, k, 0, 0, out.offset, m * n),
-    );
-    if (bias) {
-      const values = bias.dataSync();
-      const result = data(out) as Float32Array;
-      for (let i = 0; i < m; i++) {
-        for (let j = 0; j < n; j++) result[out.offset + i * n + j]! += values[j]!;
+      // gemm dims (native/gemm/bindings.cc): batch, m, n, k, then a, b, c as type, offset, strides.
+      addon.gemm(
+        xData,
+        weight,
+        data(out),
+        Float64Array.of(1, m, n, k, 0, xOffset, k, 1, 0, 0, 0, 1, k, 0, 0, out.offset, m * n),
+      );
+      if (bias) {
+        const values = bias.dataSync();
+        const result = data(out) as Float32Array;
+        for (let i = 0; i < m; i++) {
+          for (let j = 0; j < n; j++) result[out.offset + i * n + j]! += values[j]!;
+        }
       }
-    }
-  });
+    },
+  );
 }

@@ -1,4 +1,10 @@
-import { type QuantAttrs, SlimlmError, type Tensor } from '@slimlm/core';
+import {
+  badPermutationError,
+  type QuantAttrs,
+  type QuantMatmulAttrs,
+  SlimlmError,
+  type Tensor,
+} from '@slimlm/core';
 import type { NativeAddon } from '../native';
 import { DTYPE_CODES, registerCuda, type Temporaries, viewOf } from './launch';
 
@@ -27,11 +33,15 @@ function packedWeight(
 /**
  * quantMatmul and dequantize over GPTQ-packed weights, every bit width (2, 3, 4, 8), v1 and v2
  * zero points, any group size. quantMatmul streams the packed weight with the codes dequantized
- * in registers (up to 8 rows of x) or in shared memory (more rows); W is never written out.
+ * in registers (up to 8 rows of x) or in shared memory (more rows); W is never written out. A
+ * permuted product (act-order) gathers x's channels into a temporary first.
  */
 export function registerQuantized(addon: NativeAddon): void {
-  registerCuda<QuantAttrs>(addon, 'quantMatmul', ({ args, temps }) => {
-    const [x, qweight, qzeros, scales, bias] = args.inputs;
+  registerCuda<QuantMatmulAttrs>(addon, 'quantMatmul', ({ args, temps }) => {
+    const { inputs, attrs } = args;
+    const [x, qweight, qzeros, scales] = inputs;
+    const bias = inputs.length === (attrs.permuted ? 6 : 5) ? inputs[4] : undefined;
+    const perm = attrs.permuted ? inputs[inputs.length - 1] : undefined;
     if (args.attrs.activations === 'int8') {
       throw new SlimlmError(
         'UNSUPPORTED',
@@ -39,9 +49,31 @@ export function registerQuantized(addon: NativeAddon): void {
       );
     }
     const w = packedWeight(temps, [qweight!, qzeros!, scales!], args.attrs);
+    let source = temps.dense(viewOf(x!));
+    if (perm) {
+      // A permuted product gathers x's channels into a temporary first (its entries checked
+      // on the host, as the gather op checks them).
+      const order = perm.dataSync();
+      for (let i = 0; i < w.k; i++) {
+        const from = order[i]!;
+        if (!(from >= 0 && from < w.k)) throw badPermutationError(i, from, w.k);
+      }
+      const gathered = { ...source, address: temps.allocate('f32', x!.size) };
+      addon.gather({
+        x: source.address,
+        indices: temps.dense(viewOf(perm)).address,
+        out: gathered.address,
+        outer: x!.size / w.k,
+        axisSize: w.k,
+        inner: 1,
+        count: w.k,
+        elementBytes: 4,
+      });
+      source = gathered;
+    }
     addon.quantMatmul({
       ...w,
-      x: temps.dense(viewOf(x!)).address,
+      x: source.address,
       bias: bias ? temps.dense(viewOf(bias)).address : null,
       biasType: bias ? DTYPE_CODES[bias.dtype] : 0,
       out: viewOf(args.outputs[0]!).address,

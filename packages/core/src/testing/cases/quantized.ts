@@ -94,6 +94,22 @@ export const quantizedCases: ConformanceCase[] = [
     atol: 1e-4,
   },
   {
+    name: 'quantMatmul 4-bit g32 reading x through a permutation (act-order), m = 1 and 12, f32 and int8',
+    op: 'quantMatmul',
+    build: () => {
+      const attrs: QuantAttrs = { bits: 4, groupSize: 32, zeroOffset: 1 };
+      const w = sampleQuantizedWeight(128, 64, attrs, 74);
+      const order = Int32Array.from({ length: 128 }, (_, i) => (i * 45 + 3) % 128);
+      const perm = tensor(order, { dtype: 'i32', shape: [128] });
+      return [
+        quantMatmul(sample([1, 128], 75), w, attrs, sample([64], 76), perm),
+        quantMatmul(sample([12, 128], 77), w, attrs, null, perm),
+        quantMatmul(sample([2, 128], 78), w, { ...attrs, activations: 'int8' }, null, perm),
+      ];
+    },
+    atol: 1e-4,
+  },
+  {
     name: 'quantMatmul 3-bit, 2-bit and 8-bit over batch axes',
     op: 'quantMatmul',
     build: () => {

@@ -384,6 +384,17 @@ void vnniOperands(GemvContext& c, int64_t k, int rows) {
 }
 #endif
 
+/// dst [m, k] = x's rows, channel i read from channel perm[i] (in order when perm is nullptr).
+void copyRows(const float* x, const int32_t* perm, int64_t m, int64_t k, float* dst) {
+  if (perm == nullptr) {
+    std::memcpy(dst, x, m * k * sizeof(float));
+    return;
+  }
+  for (int64_t i = 0; i < m; i++) {
+    for (int64_t p = 0; p < k; p++) dst[i * k + p] = x[i * k + perm[p]];
+  }
+}
+
 void qgemv(const QuantMatmulArgs& a, const Parallel& parallel, int64_t groupBlocks) {
   const PackedWeight& w = a.w;
   const int rows = a.m <= 1 ? 1 : a.m <= 2 ? 2 : a.m <= 4 ? 4 : 8;
@@ -391,7 +402,7 @@ void qgemv(const QuantMatmulArgs& a, const Parallel& parallel, int64_t groupBloc
   float* x = gemvScratch.floats(2 * rows * w.k + rows * groups);
   float* xq = x + rows * w.k;
   float* xsum = xq + rows * w.k;
-  std::memcpy(x, a.x, a.m * w.k * sizeof(float));
+  copyRows(a.x, a.perm, a.m, w.k, x);
   std::memset(x + a.m * w.k, 0, (rows - a.m) * w.k * sizeof(float));
   for (int i = 0; i < rows; i++) {
     for (int64_t g = 0; g < groups; g++) {
@@ -589,9 +600,20 @@ void qgemm(const QuantMatmulArgs& a, const Parallel& parallel, int64_t groupBloc
   }
 }
 
+thread_local Workspace permutedWorkspace;
+
 void quantMatmul(const QuantMatmulArgs& a, const Parallel& parallel) {
   const PackedWeight& w = a.w;
   if (a.m <= 0 || w.n <= 0) return;
+  // The GEMV gathers x's channels as it copies x; the other paths read a permuted copy.
+  if (a.perm != nullptr && (a.int8Activations || a.m > 8)) {
+    QuantMatmulArgs permuted = a;
+    float* x = permutedWorkspace.floats(a.m * w.k);
+    copyRows(a.x, a.perm, a.m, w.k, x);
+    permuted.x = x;
+    permuted.perm = nullptr;
+    return quantMatmul(permuted, parallel);
+  }
   if (a.int8Activations) return quantMatmulInt8(a, parallel);
   const int64_t groupBlocks = (w.groupSize >= w.k ? w.k : w.groupSize) / kBlock;
   if (a.m <= 8) qgemv(a, parallel, groupBlocks > 0 ? groupBlocks : 1);
