@@ -1,4 +1,5 @@
 import {
+  activeBackend,
   cast,
   dequantize,
   keep,
@@ -11,11 +12,13 @@ import {
   type Tensor,
   takesInt8Activations,
   tensor,
+  toBackend,
 } from '@slimlm/core';
 import { type LinearLayer, Module } from '@slimlm/models';
 import { assertBits, type Bits, type GptqFormat, packRows, unpackRows } from './format/pack';
 import { gptqPackCodes } from './format/pack-codes';
 import { convertQzeros, packZeros, zeroOffsetOf } from './format/zeros';
+import { backendRunning } from './kernel-backend';
 
 export interface QuantLinearOptions {
   bits: Bits;
@@ -401,7 +404,10 @@ export class QuantLinear extends Module implements LinearLayer {
   }
 }
 
-/** qweight [K * bits / 32, N] of codes [N, K] through the 'gptqPackCodes' op. */
+/**
+ * qweight [K * bits / 32, N] of codes [N, K] through the 'gptqPackCodes' op, on opts.backend (or
+ * the active one), packed wherever the op has a kernel.
+ */
 function packedCodes(
   codes: Uint8Array | Int32Array,
   N: number,
@@ -418,16 +424,19 @@ function packedCodes(
         `QuantLinear.fromQuantization: code ${codes[at]} at [${Math.floor(at / K)}, ${at % K}] of codes [N, K] does not fit in ${bits} bits (0 to ${limit - 1})`,
       );
   }
-  return scope(() =>
-    gptqPackCodes(
+  const target = opts.backend ?? activeBackend().name;
+  const runner = backendRunning('gptqPackCodes', target);
+  return scope(() => {
+    const packed = gptqPackCodes(
       tensor(codes instanceof Uint8Array ? codes : Uint8Array.from(codes), {
         dtype: 'u8',
         shape: [N, K],
-        ...opts,
+        backend: runner,
       }),
       { bits },
-    ),
-  );
+    );
+    return runner === target ? packed : toBackend(packed, target);
+  });
 }
 
 /** Indices that sort `values` ascending, equal values keeping their order. */

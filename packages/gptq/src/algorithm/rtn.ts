@@ -8,8 +8,10 @@ import {
   SlimlmError,
   scope,
   type Tensor,
+  toBackend,
 } from '@slimlm/core';
 import type { Bits } from '../format/pack';
+import { backendRunning } from '../kernel-backend';
 import type { LayerQuantization } from './gptq';
 import {
   checkQuantizerSettings,
@@ -137,7 +139,13 @@ export function rtnQuantize(weight: Tensor, options: QuantizerSettings): LayerQu
   const k = weight.shape[1]!;
   const g = options.groupSize === -1 ? k : options.groupSize;
   const mse = mseSearchOf(options);
-  const w = weight.dtype === 'f32' ? weight : cast(weight, 'f32');
+  // Quantized where the op has a kernel (the host, for a GPU's weight); q comes back beside it.
+  const home = weight.backend.name;
+  const runner = backendRunning('gptqRtnQuantize', home);
+  const w = scope(() => {
+    const moved = runner === home ? weight : toBackend(weight, runner);
+    return moved.dtype === 'f32' ? moved : cast(moved, 'f32');
+  });
   let result: GptqRtnResult;
   try {
     result = gptqRtnQuantize(w, {
@@ -148,6 +156,11 @@ export function rtnQuantize(weight: Tensor, options: QuantizerSettings): LayerQu
     });
   } finally {
     if (w !== weight) w.dispose();
+  }
+  if (runner !== home) {
+    const q = result.q;
+    result = { ...result, q: toBackend(q, home) };
+    q.dispose();
   }
   try {
     const gIdx = new Int32Array(k);
