@@ -3,7 +3,7 @@
 // x64, it says so in one line and exits 0, so that installing never fails for a CPU-only user; a
 // failed build does the same, and importing the package then reports the addon unavailable.
 import { buildPlan } from './cuda-toolkit.mjs';
-import { buildWithNodeGyp } from './node-gyp-build.mjs';
+import { buildWithNodeGyp } from './gpu-build.mjs';
 
 const PREFIX = '@slimlm/kernels-cuda:';
 const plan = buildPlan();

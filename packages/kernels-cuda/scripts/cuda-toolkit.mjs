@@ -1,9 +1,9 @@
 // Finds the CUDA toolkit and says how to compile for it: the one place that knows where nvcc
 // lives and which GPU targets the addon carries. build-native.mjs imports it to decide whether to
 // build; binding.gyp runs it as a command (`node scripts/cuda-toolkit.mjs <what>`) for its flags.
-import { existsSync, readdirSync, realpathSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { delimiter, dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { answerCommandLine, compareVersions, safeList, safeRealpath } from './gpu-build.mjs';
 
 /**
  * The GPU targets compiled by default: machine code for Hopper (sm_90a, which wgmma and setmaxnreg
@@ -108,49 +108,15 @@ export function buildPlan(
   }
 }
 
-function compareVersions(a, b) {
-  const [x, y] = [a.split('.').map(Number), b.split('.').map(Number)];
-  for (let i = 0; i < Math.max(x.length, y.length); i++) {
-    const d = (x[i] ?? 0) - (y[i] ?? 0);
-    if (d !== 0) return d;
-  }
-  return 0;
-}
-
-function safeList(dir) {
-  try {
-    return readdirSync(dir);
-  } catch {
-    return [];
-  }
-}
-
-function safeRealpath(path) {
-  try {
-    return realpathSync(path);
-  } catch {
-    return path;
-  }
-}
-
 // As a command, for binding.gyp: prints one value (lists space-separated, for gyp's <!@(...)).
-if (process.argv[1] && realpathSync(process.argv[1]) === fileURLToPath(import.meta.url)) {
+answerCommandLine(import.meta.url, '@slimlm/kernels-cuda:', () => {
   const toolkit = findToolkit();
-  if (!toolkit) {
-    console.error('@slimlm/kernels-cuda: nvcc not found');
-    process.exit(1);
-  }
-  const what = process.argv[2];
+  if (!toolkit) throw new Error('nvcc not found');
   const archs = cudaArchs();
-  const values = {
-    nvcc: toolkit.nvcc,
-    home: toolkit.home,
-    gencode: gencodeFlags(archs).join(' '),
-    archs: archs.join(','),
+  return {
+    nvcc: () => toolkit.nvcc,
+    home: () => toolkit.home,
+    gencode: () => gencodeFlags(archs).join(' '),
+    archs: () => archs.join(','),
   };
-  if (!(what in values)) {
-    console.error(`usage: cuda-toolkit.mjs ${Object.keys(values).join('|')}`);
-    process.exit(2);
-  }
-  console.log(values[what]);
-}
+});

@@ -5,7 +5,7 @@
  */
 import { loadError, native } from './addon';
 import { registerGpuBackend } from './gpu';
-import type { Capabilities, DeviceInfo, MemoryStats } from './native';
+import type { Capabilities } from './native';
 
 export { CUDA, CUDA_DTYPES, CudaBackend, type DeviceBuffer } from './backend';
 export { CudaError } from './errors';
@@ -32,27 +32,10 @@ export const unavailableReason: string | undefined = gpu.unavailableReason;
 /** What the build is (tensor-core GEMM, limits); undefined where the addon was not built. */
 export const buildCapabilities: Capabilities | undefined = gpu.capabilities;
 
-/** The GPU the backend runs on (opens it on first use). */
-export function deviceInfo(): DeviceInfo {
-  return gpu.deviceInfo();
-}
-
-/** The caching allocator's current and peak bytes, cache hits and cudaMalloc calls. */
-export function memoryStats(): MemoryStats {
-  return gpu.memoryStats();
-}
-
-/** Restarts the peaks of memoryStats() from the current values. */
-export function resetPeakMemoryStats(): void {
-  gpu.resetPeakMemoryStats();
-}
-
-/** Gives cached device memory back to CUDA (after waiting for queued work). */
-export function emptyCache(): void {
-  gpu.emptyCache();
-}
-
-/** Waits for every queued kernel and copy (for timing; reading a tensor waits by itself). */
-export function synchronize(): void {
-  gpu.synchronize();
-}
+/**
+ * The device-level functions: deviceInfo() (the GPU, opened on first use), memoryStats() (the
+ * caching allocator's current and peak bytes), resetPeakMemoryStats(), emptyCache() (gives cached
+ * memory back to CUDA after waiting for queued work) and synchronize() (waits for every queued
+ * kernel and copy; reading a tensor waits by itself).
+ */
+export const { deviceInfo, memoryStats, resetPeakMemoryStats, emptyCache, synchronize } = gpu;

@@ -3,7 +3,7 @@
 // Linux x64, it says so in one line and exits 0, so that installing never fails for a user
 // without ROCm; a failed build does the same, and importing the package then reports the addon
 // unavailable.
-import { buildWithNodeGyp } from '@slimlm/kernels-cuda/scripts/node-gyp-build.mjs';
+import { buildWithNodeGyp } from '@slimlm/kernels-cuda/scripts/gpu-build.mjs';
 import { buildPlan } from './rocm-toolkit.mjs';
 
 const PREFIX = '@slimlm/kernels-rocm:';

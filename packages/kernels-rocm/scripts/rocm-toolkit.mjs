@@ -2,10 +2,16 @@
 // knows where ROCm lives, which targets the addon carries and where the shared sources are.
 // build-native.mjs imports it to decide whether to build; binding.gyp runs it as a command
 // (`node scripts/rocm-toolkit.mjs <what>`) for its flags.
-import { existsSync, readdirSync, realpathSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { delimiter, dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import {
+  answerCommandLine,
+  compareVersions,
+  safeList,
+  safeRealpath,
+} from '@slimlm/kernels-cuda/scripts/gpu-build.mjs';
 
 /**
  * The GPU targets compiled by default: CDNA 1-3 (MI100 gfx908, MI200 gfx90a, MI300 gfx940) and
@@ -113,41 +119,12 @@ function packageDir() {
   return dirname(dirname(fileURLToPath(import.meta.url)));
 }
 
-function compareVersions(a, b) {
-  const [x, y] = [a.split('.').map(Number), b.split('.').map(Number)];
-  for (let i = 0; i < Math.max(x.length, y.length); i++) {
-    const d = (x[i] ?? 0) - (y[i] ?? 0);
-    if (d !== 0) return d;
-  }
-  return 0;
-}
-
-function safeList(dir) {
-  try {
-    return readdirSync(dir);
-  } catch {
-    return [];
-  }
-}
-
-function safeRealpath(path) {
-  try {
-    return realpathSync(path);
-  } catch {
-    return path;
-  }
-}
-
 // As a command, for binding.gyp: prints one value (lists space-separated, for gyp's <!@(...)).
-if (process.argv[1] && realpathSync(process.argv[1]) === fileURLToPath(import.meta.url)) {
+answerCommandLine(import.meta.url, '@slimlm/kernels-rocm:', () => {
   const toolkit = findToolkit();
-  if (!toolkit) {
-    console.error('@slimlm/kernels-rocm: hipcc not found');
-    process.exit(1);
-  }
-  const what = process.argv[2];
+  if (!toolkit) throw new Error('hipcc not found');
   const targets = rocmTargets();
-  const values = {
+  return {
     hipcc: () => toolkit.hipcc,
     home: () => toolkit.home,
     lib: () => toolkit.lib,
@@ -156,9 +133,4 @@ if (process.argv[1] && realpathSync(process.argv[1]) === fileURLToPath(import.me
     native: () => relative(packageDir(), nativeSources()),
     sources: () => sourceFiles().join(' '),
   };
-  if (!(what in values)) {
-    console.error(`usage: rocm-toolkit.mjs ${Object.keys(values).join('|')}`);
-    process.exit(2);
-  }
-  console.log(values[what]());
-}
+});

@@ -4,13 +4,7 @@
  * the package registers it (priority 20: above "cpu", below "cuda") when the addon was built and
  * HIP sees a GPU; otherwise it says why in one line and registers nothing.
  */
-import {
-  type Capabilities,
-  type DeviceInfo,
-  loadAddon,
-  type MemoryStats,
-  registerGpuBackend,
-} from '@slimlm/kernels-cuda/gpu';
+import { type Capabilities, loadAddon, registerGpuBackend } from '@slimlm/kernels-cuda/gpu';
 
 export type { Capabilities, DeviceInfo, MemoryStats } from '@slimlm/kernels-cuda/gpu';
 export { CudaError as GpuError } from '@slimlm/kernels-cuda/gpu';
@@ -50,27 +44,10 @@ export const unavailableReason: string | undefined = gpu.unavailableReason;
  */
 export const buildCapabilities: Capabilities | undefined = gpu.capabilities;
 
-/** The GPU the backend runs on (opens it on first use). */
-export function deviceInfo(): DeviceInfo {
-  return gpu.deviceInfo();
-}
-
-/** The caching allocator's current and peak bytes, cache hits and hipMalloc calls. */
-export function memoryStats(): MemoryStats {
-  return gpu.memoryStats();
-}
-
-/** Restarts the peaks of memoryStats() from the current values. */
-export function resetPeakMemoryStats(): void {
-  gpu.resetPeakMemoryStats();
-}
-
-/** Gives cached device memory back to HIP (after waiting for queued work). */
-export function emptyCache(): void {
-  gpu.emptyCache();
-}
-
-/** Waits for every queued kernel and copy (for timing; reading a tensor waits by itself). */
-export function synchronize(): void {
-  gpu.synchronize();
-}
+/**
+ * The device-level functions: deviceInfo() (the GPU, opened on first use), memoryStats() (the
+ * caching allocator's current and peak bytes), resetPeakMemoryStats(), emptyCache() (gives cached
+ * memory back to HIP after waiting for queued work) and synchronize() (waits for every queued
+ * kernel and copy; reading a tensor waits by itself).
+ */
+export const { deviceInfo, memoryStats, resetPeakMemoryStats, emptyCache, synchronize } = gpu;
