@@ -37,9 +37,10 @@ class ThreadPool {
   std::mutex mutex_;
   std::condition_variable wake_;
   std::condition_variable done_;
-  uint64_t generation_ = 0;
+  // Written under mutex_; atomic so that the spinning waits (see threadpool.cc) may read them.
+  std::atomic<uint64_t> generation_{0};
   bool stopping_ = false;
-  int busy_ = 0;
+  std::atomic<int> busy_{0};
   // The job in flight.
   ParallelFn fn_ = nullptr;
   void* ctx_ = nullptr;
