@@ -1,5 +1,6 @@
-// quantMatmul with int8 activations (QuantAttrs activations: 'int8'), for one ISA: the mode of
-// onnxruntime's MatMulNBits at accuracy_level 4. Bits 2, 4 and 8.
+// quantMatmul with x in bytes, for one ISA, bits 2, 4 and 8: int8 activations (QuantAttrs
+// activations: 'int8', the mode of onnxruntime's MatMulNBits at accuracy_level 4), and the f32
+// qgemv on AVX512-VNNI, which splits x into three int8 pieces (see splitRow).
 //
 // x is quantized per row and block of L input channels (L = 128, 64 or 32, the largest dividing
 // the group): d = max|x| / 127, xq = round(x * (127 / max|x|)) to nearest even, in f32. Per block
@@ -11,10 +12,13 @@
 // into each int32 lane, for 16 output channels at once: a word of packed codes gives its codes to
 // dpbusd with one shift and one AND per 4 codes (the codes of byte lane b are k = W t + j + P b for
 // shift j, so x's bytes are stored in that order: the quads), against one FMA per code in f32.
-// Tasks own column strips; for each block the task walks its strips in turn (qweight's rows read as
-// contiguous runs), with the running outputs of its rows in a small f32 tile. Decode (m <= 8)
-// takes all rows at once; prefill takes panels of 8 rows over a column block that stays in L2.
-// Other ISAs run the same arithmetic in plain loops (the compiler vectorizes the column loop).
+// For each block of x the kernel walks strips of columns in turn (qweight's rows read as contiguous
+// runs), with the running outputs of its rows in a small f32 tile. Decode (m <= 8) takes all rows
+// at once and splits K between the threads: each streams one contiguous range of qweight's rows
+// over all columns into its own tile (measured faster than column strips per thread, whose rows
+// are short runs a page apart), and the tiles are summed at the end. Prefill takes panels of 8 rows
+// over a column block that stays in L2. Other ISAs run the same arithmetic in plain loops (the
+// compiler vectorizes the column loop).
 #include <cmath>
 #include <cstring>
 #include <limits>
@@ -27,15 +31,19 @@ namespace slimlm {
 namespace SLIMLM_ISA {
 namespace {
 
-/// x in int8, per row (rows padded with zeros to a whole panel).
+/// x in bytes, per row (rows padded with zeros to a whole panel): each row is `pieces` int8 rows
+/// whose blocks, each times its own scale, sum to the row (one piece for int8 activations, three
+/// for the exact split). Row i's piece r is byte row i * pieces + r.
 struct Int8Rows {
   int64_t blockLen;  // L
   int64_t blocks;    // k / L
   int64_t k;
-  const int8_t* values;  // [rows][k] in channel order
-  const int32_t* quads;  // [rows][k / 4]: 4 bytes each, in the kernel's order (see quadsOfRow)
-  const float* scale;    // [rows][blocks]: d
-  const float* offset;   // [rows][blocks]: d * sum of the block's xq (the zero point's share)
+  int pieces;
+  const int8_t* values;  // [rows * pieces][k] in channel order
+  const int32_t* quads;  // [rows * pieces][k / 4]: 4 bytes each, in the kernel's order (quadsOfRow)
+  const float* scale;    // [rows * pieces][blocks]: d
+  const float* offset;   // [rows][blocks]: the zero point's share: d * the block's sum of xq (int8),
+                         // the block's f32 sum of x (exact split)
 };
 
 /// Channels per block of x: 128, 64 or 32, the largest that divides the group length.
@@ -135,14 +143,65 @@ void quantizeRow(const float* x, int64_t k, int64_t L, int8_t* values, float* sc
 #endif
 }
 
+#if defined(__AVX512F__)
+/// The exact split of one row of x for the f32 qgemv: per block, E with max|x| * 2^E < 2^22 and
+/// X = round(x * 2^E) (x * 2^E is exact in f32; X differs from it by at most 1/2) written with
+/// balanced base-256 digits as X = a 2^16 + b 2^8 + c, each in [-128, 127]: three int8 pieces of
+/// scales 2^(16-E), 2^(8-E), 2^-E. x is kept to 2^-23 of the block's largest |x| (f32 keeps 2^-24
+/// of each element) and the product sums are exact in int32. offset is the block's f32 sum of x.
+/// Returns false when the row holds an infinity or a NaN.
+bool splitRow(const float* x, int64_t k, int64_t L, int8_t* values, float* scale, float* offset) {
+  const int64_t blocks = k / L;
+  const __m512 absMask = _mm512_castsi512_ps(_mm512_set1_epi32(0x7FFFFFFF));
+  const __m512i half = _mm512_set1_epi32(128), byte = _mm512_set1_epi32(255);
+  // The balanced low digit of v: ((v + 128) & 255) - 128.
+  const auto lowDigit = [&](__m512i v) { return _mm512_sub_epi32(_mm512_and_si512(_mm512_add_epi32(v, half), byte), half); };
+  for (int64_t b = 0; b < blocks; b++) {
+    const float* block = x + b * L;
+    __m512 largestVec = _mm512_setzero_ps(), sum = _mm512_setzero_ps();
+    for (int64_t p = 0; p < L; p += 16) {
+      const __m512 v = _mm512_loadu_ps(block + p);
+      largestVec = _mm512_max_ps(largestVec, _mm512_and_ps(v, absMask));
+      sum = _mm512_add_ps(sum, v);
+    }
+    const float largest = _mm512_reduce_max_ps(largestVec);
+    const float total = _mm512_reduce_add_ps(sum);
+    // max_ps drops a NaN operand; the sum keeps it.
+    if (!std::isfinite(largest) || !std::isfinite(total)) return false;
+    int e = 0;
+    if (largest > 0.0f) std::frexp(largest, &e);
+    const int exponent = 22 - e < 126 ? 22 - e : 126;  // 2^E stays a normal float
+    const __m512 factor = _mm512_set1_ps(std::ldexp(1.0f, exponent));
+    for (int64_t p = 0; p < L; p += 16) {
+      const __m512i v = _mm512_cvtps_epi32(_mm512_mul_ps(_mm512_loadu_ps(block + p), factor));
+      const __m512i c = lowDigit(v);
+      const __m512i rest = _mm512_srai_epi32(_mm512_sub_epi32(v, c), 8);  // |rest| <= 2^14 + 1
+      const __m512i b1 = lowDigit(rest);
+      const __m512i a = _mm512_srai_epi32(_mm512_sub_epi32(rest, b1), 8);  // in [-64, 64]
+      int8_t* out = values + b * L + p;
+      _mm_storeu_si128(reinterpret_cast<__m128i*>(out), _mm512_cvtepi32_epi8(a));
+      _mm_storeu_si128(reinterpret_cast<__m128i*>(out + k), _mm512_cvtepi32_epi8(b1));
+      _mm_storeu_si128(reinterpret_cast<__m128i*>(out + 2 * k), _mm512_cvtepi32_epi8(c));
+    }
+    scale[b] = std::ldexp(1.0f, 16 - exponent);
+    scale[blocks + b] = std::ldexp(1.0f, 8 - exponent);
+    scale[2 * blocks + b] = std::ldexp(1.0f, -exponent);
+    offset[b] = total;
+  }
+  return true;
+}
+#endif
+
 struct Int8Context {
   const QuantMatmulArgs* args;
   Int8Rows x;
   int64_t groupBlocks;  // blocks of x per group of W
   int64_t rows;         // rows of x (padded)
   int64_t panelRows;    // rows per call of the strip kernel (m for decode, 8 for prefill)
-  int64_t taskColumns;  // columns per task (a multiple of the strip width)
+  int64_t taskColumns;  // prefill: columns per task (a multiple of the strip width)
   int64_t vectorEnd;    // columns below this run in vectors; the rest in scalar code
+  int64_t tasks;        // decode: ranges of blocks, one tile each
+  float* tiles;         // decode: [tasks][panelRows][vectorEnd]
 };
 
 thread_local Workspace int8Tile;
@@ -160,16 +219,20 @@ void int8ColumnsScalar(const Int8Context& c, int64_t row0, int64_t rows, int64_t
     for (int64_t j = 0; j < width; j++) y[j] = 0.0f;
     for (int64_t b = 0; b < x.blocks; b++) {
       const int64_t g = b / c.groupBlocks;
-      for (int64_t j = 0; j < width; j++) dot[j] = 0;
-      for (int64_t p = b * x.blockLen; p < (b + 1) * x.blockLen; p++) {
-        const int32_t v = x.values[i * x.k + p];
-        for (int64_t j = 0; j < width; j++) dot[j] += v * codeAt(w, p, col0 + j);
+      for (int r = 0; r < x.pieces; r++) {
+        const int64_t piece = i * x.pieces + r;
+        for (int64_t j = 0; j < width; j++) dot[j] = 0;
+        for (int64_t p = b * x.blockLen; p < (b + 1) * x.blockLen; p++) {
+          const int32_t v = x.values[piece * x.k + p];
+          for (int64_t j = 0; j < width; j++) dot[j] += v * codeAt(w, p, col0 + j);
+        }
+        const float d = x.scale[piece * x.blocks + b];
+        for (int64_t j = 0; j < width; j++) y[j] += static_cast<float>(dot[j]) * (scaleAt(w, g, col0 + j) * d);
       }
-      const float d = x.scale[i * x.blocks + b], off = x.offset[i * x.blocks + b];
+      const float off = x.offset[i * x.blocks + b];
       for (int64_t j = 0; j < width; j++) {
-        const float s = scaleAt(w, g, col0 + j);
-        const float sz = s * static_cast<float>(zeroAt(w, g, col0 + j));
-        y[j] = y[j] + static_cast<float>(dot[j]) * (s * d) - sz * off;
+        const float sz = scaleAt(w, g, col0 + j) * static_cast<float>(zeroAt(w, g, col0 + j));
+        y[j] -= sz * off;
       }
     }
     for (int64_t j = 0; j < width; j++) a.out[i * w.n + col0 + j] = y[j] + biasAt(a.bias, a.biasType, col0 + j);
@@ -178,11 +241,11 @@ void int8ColumnsScalar(const Int8Context& c, int64_t row0, int64_t rows, int64_t
 
 #if defined(__AVX512F__)
 
-constexpr int64_t kPrefetchRows = 16;  // word-rows of qweight requested ahead
-
-/// For block b of x: tile[i][v] += s (d_i dot - z off_i) over the V vectors of columns from `col`,
-/// rows row0 .. row0 + M - 1, the dot products by vpdpbusd.
-template <int B, int M, int V>
+/// For block b of x: tile[i][v] += s (sum_r d_ir dot_ir - z off_i) over the V vectors of columns
+/// from `col`, rows row0 .. row0 + M - 1 and their R pieces, the dot products by vpdpbusd. The
+/// next block's words of the same columns are requested ahead (the hardware prefetcher does not
+/// follow qweight's row stride).
+template <int B, int M, int V, int R>
 inline void int8Block(const Int8Context& c, int64_t row0, int64_t b, int64_t col, float* tile, int64_t ldt) {
   const PackedWeight& w = c.args->w;
   const Int8Rows& x = c.x;
@@ -191,14 +254,14 @@ inline void int8Block(const Int8Context& c, int64_t row0, int64_t b, int64_t col
   const int64_t wordRows = x.blockLen / W;
   const int64_t quadsPerRow = x.k / 4;
   const int32_t* rows = w.qweight + b * wordRows * n + col;
-  const int32_t* quads = x.quads + row0 * quadsPerRow + b * (x.blockLen / 4);
+  const int32_t* quads = x.quads + row0 * R * quadsPerRow + b * (x.blockLen / 4);
   const VecI mask = setI(static_cast<int32_t>(0x01010101u * ((1u << B) - 1)));
-  VecI acc[V][M];
+  VecI acc[V][M * R];
   for (int v = 0; v < V; v++) {
-    for (int i = 0; i < M; i++) acc[v][i] = _mm512_setzero_si512();
+    for (int i = 0; i < M * R; i++) acc[v][i] = _mm512_setzero_si512();
   }
   for (int64_t t = 0; t < wordRows; t++) {
-    for (int v = 0; v < V; v++) _mm_prefetch(reinterpret_cast<const char*>(rows + (t + kPrefetchRows) * n + v * kLanes), _MM_HINT_T1);
+    for (int v = 0; v < V; v++) _mm_prefetch(reinterpret_cast<const char*>(rows + (t + wordRows) * n + v * kLanes), _MM_HINT_T1);
     VecI words[V];
     for (int v = 0; v < V; v++) words[v] = loadI(rows + t * n + v * kLanes);
 #pragma GCC unroll 4
@@ -208,7 +271,7 @@ inline void int8Block(const Int8Context& c, int64_t row0, int64_t b, int64_t col
         if constexpr (B == 8) codes[v] = words[v];
         else codes[v] = andI(j == 0 ? words[v] : _mm512_srli_epi32(words[v], B * j), mask);
       }
-      for (int i = 0; i < M; i++) {
+      for (int i = 0; i < M * R; i++) {
         const VecI xv = setI(quads[i * quadsPerRow + t * P + j]);
         for (int v = 0; v < V; v++) acc[v][i] = _mm512_dpbusd_epi32(acc[v][i], codes[v], xv);
       }
@@ -219,66 +282,84 @@ inline void int8Block(const Int8Context& c, int64_t row0, int64_t b, int64_t col
     const Vec s = loadScales(w, g, col + v * kLanes);
     const Vec sz = mulF(loadZerosVec<B>(w, g, col + v * kLanes), s);
     for (int i = 0; i < M; i++) {
-      const int64_t at = (row0 + i) * x.blocks + b;
+      const int64_t row = row0 + i;
       float* out = tile + i * ldt + v * kLanes;
-      const Vec sum = fma(toFloat(acc[v][i]), mulF(s, setF(x.scale[at])), loadUnaligned(out));
-      storeUnaligned(out, fnma(sz, setF(x.offset[at]), sum));
+      Vec sum = loadUnaligned(out);
+      for (int r = 0; r < R; r++) {
+        const float d = x.scale[(row * R + r) * x.blocks + b];
+        sum = fma(toFloat(acc[v][i * R + r]), mulF(s, setF(d)), sum);
+      }
+      storeUnaligned(out, fnma(sz, setF(x.offset[row * x.blocks + b]), sum));
     }
   }
 }
 
-/// Rows [row0, row0 + M) x columns [col0, col0 + width) (whole strips of V vectors): every block
-/// of x over every strip, then the tile (plus bias) into out.
-template <int B, int M, int V>
-void int8Panel(const Int8Context& c, int64_t row0, int64_t col0, int64_t width) {
+/// The strip width V (in vectors) for M rows of R pieces: V * M * R int32 sums and the words fit
+/// the registers; one row of one piece takes 8 (its 2 sums per word-row chain on the dot product's
+/// latency with fewer, measured).
+template <int M, int R>
+constexpr int stripVectors() { return M * R == 1 ? 8 : M * R <= 3 ? 4 : M * R <= 8 ? 2 : 1; }
+
+/// tile[i][j] += the products of blocks [b0, b1) of rows [row0, row0 + M) for columns
+/// [col0, col0 + width) (whole vectors; tile column j is column col0 + j): block by block, the
+/// strips in turn, the vectors past the last whole strip one at a time.
+template <int B, int M, int R>
+void int8Accumulate(const Int8Context& c, int64_t row0, int64_t col0, int64_t width, int64_t b0, int64_t b1, float* tile, int64_t ldt) {
+  constexpr int V = stripVectors<M, R>();
+  constexpr int64_t kStrip = V * kLanes;
+  const int64_t strips = width / kStrip * kStrip;
+  for (int64_t b = b0; b < b1; b++) {
+    for (int64_t j = 0; j < strips; j += kStrip) int8Block<B, M, V, R>(c, row0, b, col0 + j, tile + j, ldt);
+    for (int64_t j = strips; j < width; j += kLanes) int8Block<B, M, 1, R>(c, row0, b, col0 + j, tile + j, ldt);
+  }
+}
+
+template <int B, int R>
+void int8AccumulateRows(const Int8Context& c, int64_t row0, int64_t col0, int64_t width, int64_t b0, int64_t b1, float* tile, int64_t ldt) {
+  switch (c.panelRows) {
+    case 1: return int8Accumulate<B, 1, R>(c, row0, col0, width, b0, b1, tile, ldt);
+    case 2: return int8Accumulate<B, 2, R>(c, row0, col0, width, b0, b1, tile, ldt);
+    case 4: return int8Accumulate<B, 4, R>(c, row0, col0, width, b0, b1, tile, ldt);
+    default: return int8Accumulate<B, 8, R>(c, row0, col0, width, b0, b1, tile, ldt);
+  }
+}
+
+template <int R>
+void int8AccumulateBits(const Int8Context& c, int64_t row0, int64_t col0, int64_t width, int64_t b0, int64_t b1, float* tile, int64_t ldt) {
+  switch (c.args->w.bits) {
+    case 2: return int8AccumulateRows<2, R>(c, row0, col0, width, b0, b1, tile, ldt);
+    case 4: return int8AccumulateRows<4, R>(c, row0, col0, width, b0, b1, tile, ldt);
+    default: return int8AccumulateRows<8, R>(c, row0, col0, width, b0, b1, tile, ldt);
+  }
+}
+
+void int8AccumulateAny(const Int8Context& c, int64_t row0, int64_t col0, int64_t width, int64_t b0, int64_t b1, float* tile, int64_t ldt) {
+  if (c.x.pieces == 3) int8AccumulateBits<3>(c, row0, col0, width, b0, b1, tile, ldt);
+  else int8AccumulateBits<1>(c, row0, col0, width, b0, b1, tile, ldt);
+}
+
+/// out[row0 + i, col0 + j] = the sum of `count` tiles (each `stride` floats apart, rows ldt apart)
+/// plus bias, for the rows of x that exist and columns [col0, col0 + width) (whole vectors).
+void storeTiles(const Int8Context& c, int64_t row0, int64_t col0, int64_t width, const float* tiles, int64_t count, int64_t stride, int64_t ldt) {
   const QuantMatmulArgs& a = *c.args;
   const int64_t n = a.w.n;
-  constexpr int64_t kStrip = V * kLanes;
-  float* tile = int8Tile.floats(M * width);
-  for (int64_t p = 0; p < M * width; p++) tile[p] = 0.0f;
-  for (int64_t b = 0; b < c.x.blocks; b++) {
-    for (int64_t strip = 0; strip < width; strip += kStrip) int8Block<B, M, V>(c, row0, b, col0 + strip, tile + strip, width);
-  }
-  for (int i = 0; i < M && row0 + i < a.m; i++) {
+  for (int64_t i = 0; i < c.panelRows && row0 + i < a.m; i++) {
     for (int64_t j = 0; j < width; j += kLanes) {
-      Vec bias = Vec{};
+      Vec sum = Vec{};
       if (a.bias != nullptr) {
         switch (a.biasType) {
-          case DType::f16: bias = loadVec<DType::f16>(static_cast<const uint16_t*>(a.bias) + col0 + j); break;
-          case DType::bf16: bias = loadVec<DType::bf16>(static_cast<const uint16_t*>(a.bias) + col0 + j); break;
-          default: bias = loadVec<DType::f32>(static_cast<const float*>(a.bias) + col0 + j);
+          case DType::f16: sum = loadVec<DType::f16>(static_cast<const uint16_t*>(a.bias) + col0 + j); break;
+          case DType::bf16: sum = loadVec<DType::bf16>(static_cast<const uint16_t*>(a.bias) + col0 + j); break;
+          default: sum = loadVec<DType::f32>(static_cast<const float*>(a.bias) + col0 + j);
         }
       }
-      storeUnaligned(a.out + (row0 + i) * n + col0 + j, add(loadUnaligned(tile + i * width + j), bias));
+      for (int64_t t = 0; t < count; t++) sum = add(sum, loadUnaligned(tiles + t * stride + i * ldt + j));
+      storeUnaligned(a.out + (row0 + i) * n + col0 + j, sum);
     }
   }
 }
 
-/// The strip width V (in vectors) for M rows: 2 * V * M int32 sums and the words fit the registers.
-template <int M>
-constexpr int stripVectors() { return M >= 8 ? 2 : M >= 2 ? 2 : 4; }
-
-template <int B, int M>
-void int8Columns(const Int8Context& c, int64_t row0, int64_t col0, int64_t col1) {
-  constexpr int V = stripVectors<M>();
-  constexpr int64_t kStrip = V * kLanes;
-  const int64_t strips = (col1 - col0) / kStrip * kStrip;
-  if (strips > 0) int8Panel<B, M, V>(c, row0, col0, strips);
-  // Whole vectors past the strips one vector at a time.
-  const int64_t vectors = (col1 - col0 - strips) / kLanes * kLanes;
-  if (vectors > 0) int8Panel<B, M, 1>(c, row0, col0 + strips, vectors);
-}
-
-template <int B>
-void int8Rows(const Int8Context& c, int64_t row0, int64_t col0, int64_t col1) {
-  switch (c.panelRows) {
-    case 1: return int8Columns<B, 1>(c, row0, col0, col1);
-    case 2: return int8Columns<B, 2>(c, row0, col0, col1);
-    case 4: return int8Columns<B, 4>(c, row0, col0, col1);
-    default: return int8Columns<B, 8>(c, row0, col0, col1);
-  }
-}
-
+/// Prefill: each task a column block (in L2) for every panel of rows over all of K.
 void int8Tasks(void* context, int64_t begin, int64_t end) {
   const Int8Context& c = *static_cast<const Int8Context*>(context);
   const int64_t n = c.args->w.n;
@@ -287,11 +368,11 @@ void int8Tasks(void* context, int64_t begin, int64_t end) {
     const int64_t col1 = col0 + c.taskColumns < c.vectorEnd ? col0 + c.taskColumns : c.vectorEnd;
     for (int64_t row0 = 0; row0 < c.rows; row0 += c.panelRows) {
       if (col1 > col0) {
-        switch (c.args->w.bits) {
-          case 2: int8Rows<2>(c, row0, col0, col1); break;
-          case 4: int8Rows<4>(c, row0, col0, col1); break;
-          default: int8Rows<8>(c, row0, col0, col1);
-        }
+        const int64_t width = col1 - col0;
+        float* tile = int8Tile.floats(c.panelRows * width);
+        for (int64_t p = 0; p < c.panelRows * width; p++) tile[p] = 0.0f;
+        int8AccumulateAny(c, row0, col0, width, 0, c.x.blocks, tile, width);
+        storeTiles(c, row0, col0, width, tile, 1, 0, width);
       }
       // Columns past the last whole vector (all of them without VNNI) in plain loops.
       const int64_t tail0 = col0 > c.vectorEnd ? col0 : c.vectorEnd;
@@ -299,6 +380,45 @@ void int8Tasks(void* context, int64_t begin, int64_t end) {
       if (tail1 > tail0) int8ColumnsScalar(c, row0, c.panelRows, tail0, tail1);
     }
   }
+}
+
+// Decode walks its rows of qweight in panels of this many columns: a block's words one block ahead
+// (requested in advance) stay within L2 (4096 columns of 4-bit codes: 256 KiB), as does the tile.
+// Whole rows of an 11008-wide weight measured 30% slower, panels of 2048 columns 10% slower.
+constexpr int64_t kDecodePanelColumns = 4096;
+
+/// Decode: task t accumulates blocks [t B / T, (t + 1) B / T) of every column into tile t, a panel
+/// of columns at a time.
+void decodeTasks(void* context, int64_t begin, int64_t end) {
+  const Int8Context& c = *static_cast<const Int8Context*>(context);
+  const int64_t ldt = c.vectorEnd;
+  for (int64_t task = begin; task < end; task++) {
+    float* tile = c.tiles + task * c.panelRows * ldt;
+    for (int64_t p = 0; p < c.panelRows * ldt; p++) tile[p] = 0.0f;
+    const int64_t b0 = task * c.x.blocks / c.tasks, b1 = (task + 1) * c.x.blocks / c.tasks;
+    const int64_t panels = (ldt + kDecodePanelColumns - 1) / kDecodePanelColumns;
+    const int64_t panelWidth = (ldt / panels + kLanes - 1) / kLanes * kLanes;  // equal panels
+    for (int64_t col0 = 0; col0 < ldt; col0 += panelWidth) {
+      const int64_t width = ldt - col0 < panelWidth ? ldt - col0 : panelWidth;
+      int8AccumulateAny(c, 0, col0, width, b0, b1, tile + col0, ldt);
+    }
+  }
+}
+
+thread_local Workspace decodeTiles;
+
+/// Decode (m <= 8) with VNNI: the tasks over K, then their tiles summed into out.
+void decode(Int8Context& c, const Parallel& parallel) {
+  const int64_t n = c.args->w.n;
+  if (c.vectorEnd > 0) {
+    // One task per thread (more, smaller ones measured slower: more tiles, shorter runs).
+    c.tasks = parallel.threads < c.x.blocks ? parallel.threads : c.x.blocks;
+    c.tiles = decodeTiles.floats(c.tasks * c.panelRows * c.vectorEnd);
+    if (c.tasks > 1) parallel.run(parallel.pool, c.tasks, 1, decodeTasks, &c);
+    else decodeTasks(&c, 0, c.tasks);
+    storeTiles(c, 0, 0, c.vectorEnd, c.tiles, c.tasks, c.panelRows * c.vectorEnd, c.vectorEnd);
+  }
+  if (c.vectorEnd < n) int8ColumnsScalar(c, 0, c.panelRows, c.vectorEnd, n);
 }
 
 #else
@@ -335,40 +455,41 @@ void quantizeTasks(void* context, int64_t begin, int64_t end) {
 
 thread_local Workspace int8Scratch;
 
-// Columns per task: decode streams about a page of each row of qweight per task; prefill keeps a
-// column block of W (all of K) in L2 while every panel of rows goes over it.
+/// Room for x in bytes (see Int8Rows): `rows` rows of `pieces` byte rows, the rows from `used` on
+/// zero (padding: quantized to zeros and never stored).
+QuantizeContext byteRows(const QuantMatmulArgs& a, int64_t L, int64_t rows, int pieces, int64_t used) {
+  const int64_t k = a.w.k, blocks = k / L;
+  const int64_t pieceRows = rows * pieces;
+  const size_t bytes = 2 * pieceRows * k + (pieceRows + rows) * blocks * sizeof(float);
+  float* scratch = int8Scratch.floats((bytes + sizeof(float) - 1) / sizeof(float));
+  QuantizeContext q{&a, L, blocks, nullptr, nullptr, scratch, scratch + pieceRows * blocks};
+  q.values = reinterpret_cast<int8_t*>(q.offset + rows * blocks);
+  q.quads = q.values + pieceRows * k;
+  std::memset(q.values + used * pieces * k, 0, (rows - used) * pieces * k);
+  std::memset(q.quads + used * pieces * k, 0, (rows - used) * pieces * k);
+  for (int64_t p = used * pieces * blocks; p < pieceRows * blocks; p++) q.scale[p] = 0.0f;
+  for (int64_t p = used * blocks; p < rows * blocks; p++) q.offset[p] = 0.0f;
+  return q;
+}
+
+// Columns per task: without VNNI, decode takes about a page of each row of qweight per task;
+// prefill keeps a column block of W (all of K) in L2 while every panel of rows goes over it.
 constexpr int64_t kDecodeTaskColumns = 1024;
 constexpr int64_t kPrefillL2Bytes = 512 * 1024;
 
-}  // namespace
-
-void quantMatmulInt8(const QuantMatmulArgs& a, const Parallel& parallel) {
+/// The product for x in bytes (q filled, `pieces` per row): decode over K with VNNI, else tasks
+/// over column blocks.
+void runBytes(const QuantMatmulArgs& a, const QuantizeContext& q, int pieces, int64_t rows, int64_t panelRows, const Parallel& parallel) {
   const PackedWeight& w = a.w;
-  const int64_t L = blockLengthOf(w);
-  const int64_t blocks = w.k / L;
-  const int64_t panelRows = a.m <= 1 ? 1 : a.m <= 2 ? 2 : a.m <= 4 ? 4 : 8;
-  const int64_t rows = (a.m + panelRows - 1) / panelRows * panelRows;
-  // values and quads (rows * k bytes each), then scale and offset (rows * blocks floats each).
-  const size_t bytes = 2 * rows * w.k + 2 * rows * blocks * sizeof(float);
-  float* scratch = int8Scratch.floats((bytes + sizeof(float) - 1) / sizeof(float));
-  QuantizeContext q{&a, L, blocks, nullptr, nullptr, scratch, scratch + rows * blocks};
-  q.values = reinterpret_cast<int8_t*>(scratch + 2 * rows * blocks);
-  q.quads = q.values + rows * w.k;
-  // Padding rows quantize to zeros and are never stored.
-  std::memset(q.values + a.m * w.k, 0, (rows - a.m) * w.k);
-  std::memset(q.quads + a.m * w.k, 0, (rows - a.m) * w.k);
-  for (int64_t p = a.m * blocks; p < rows * blocks; p++) q.scale[p] = q.offset[p] = 0.0f;
-  if (parallel.threads > 1 && a.m > 1) parallel.run(parallel.pool, a.m, 1, quantizeTasks, &q);
-  else quantizeTasks(&q, 0, a.m);
-
   Int8Context c{};
   c.args = &a;
-  c.x = Int8Rows{L, blocks, w.k, q.values, reinterpret_cast<const int32_t*>(q.quads), q.scale, q.offset};
-  c.groupBlocks = (w.groupSize >= w.k ? w.k : w.groupSize) / L;
+  c.x = Int8Rows{q.blockLen, q.blocks, w.k, pieces, q.values, reinterpret_cast<const int32_t*>(q.quads), q.scale, q.offset};
+  c.groupBlocks = (w.groupSize >= w.k ? w.k : w.groupSize) / q.blockLen;
   c.rows = rows;
   c.panelRows = panelRows;
 #if defined(__AVX512F__)
   c.vectorEnd = cpuFeatures().avx512vnni ? w.n / kLanes * kLanes : 0;
+  if (a.m <= 8 && c.vectorEnd > 0) return decode(c, parallel);
 #else
   c.vectorEnd = 0;
 #endif
@@ -386,6 +507,38 @@ void quantMatmulInt8(const QuantMatmulArgs& a, const Parallel& parallel) {
   tasks = (w.n + c.taskColumns - 1) / c.taskColumns;
   if (threads > 1 && tasks > 1) parallel.run(parallel.pool, tasks, 1, int8Tasks, &c);
   else int8Tasks(&c, 0, tasks);
+}
+
+int64_t panelRowsOf(int64_t m) { return m <= 1 ? 1 : m <= 2 ? 2 : m <= 4 ? 4 : 8; }
+
+}  // namespace
+
+void quantMatmulInt8(const QuantMatmulArgs& a, const Parallel& parallel) {
+  const int64_t L = blockLengthOf(a.w);
+  const int64_t panelRows = panelRowsOf(a.m);
+  const int64_t rows = (a.m + panelRows - 1) / panelRows * panelRows;
+  QuantizeContext q = byteRows(a, L, rows, 1, a.m);
+  if (parallel.threads > 1 && a.m > 1) parallel.run(parallel.pool, a.m, 1, quantizeTasks, &q);
+  else quantizeTasks(&q, 0, a.m);
+  runBytes(a, q, 1, rows, panelRows, parallel);
+}
+
+bool qgemvExact(const QuantMatmulArgs& a, const Parallel& parallel) {
+#if defined(__AVX512F__)
+  const PackedWeight& w = a.w;
+  const int64_t L = blockLengthOf(w);
+  if (!cpuFeatures().avx512vnni || w.bits == 3 || a.m > 8 || w.k % L != 0 || w.n < kLanes) return false;
+  const int64_t panelRows = panelRowsOf(a.m);
+  QuantizeContext q = byteRows(a, L, panelRows, 3, a.m);
+  for (int64_t i = 0; i < a.m; i++) {
+    if (!splitRow(a.x + i * w.k, w.k, L, q.values + 3 * i * w.k, q.scale + 3 * i * q.blocks, q.offset + i * q.blocks)) return false;
+    for (int r = 0; r < 3; r++) quadsOfRow(q.values + (3 * i + r) * w.k, w.k, w.bits, q.quads + (3 * i + r) * w.k);
+  }
+  runBytes(a, q, 3, panelRows, panelRows, parallel);
+  return true;
+#else
+  return false;
+#endif
 }
 
 }  // namespace SLIMLM_ISA

@@ -9,9 +9,10 @@
 //   qgemv (m <= 8, decode): each task owns a strip of columns and streams its part of qweight
 //     once, all m rows of x at once. Per group: acc[i] = sum_k x[i,k] * q[k,:] in registers, then
 //     y[i] += s * acc[i] - (z * s) * sum_k x[i,k] (the zero point hoisted out of the K loop, the
-//     zero points unpacked a vector at a time). With AVX512-VNNI (2, 4 and 8 bits) the sums are
-//     exact int16 x int16 dot products of code pairs with x held as fixed point per block of 32
-//     (gemvStripsVnni); otherwise f32 FMAs over several independent accumulators.
+//     zero points unpacked a vector at a time), f32 FMAs over several independent accumulators.
+//     With AVX512-VNNI (2, 4 and 8 bits) int8.cc's byte kernel takes it instead (qgemvExact), x
+//     split into three int8 pieces (to 2^-23 of each block's largest |x|): 3 vpdpbusd per 4 codes,
+//     where the int16 code pairs it replaces took 4 vpdpwssd and twice the extraction ops.
 //   qgemm (m > 8, prefill): BLIS-style like gemm/isa/gemm.cc, but each task dequantizes its
 //     KC x NC block of W straight into the micro-kernel's packed B panels (f32, in L2); W never
 //     exists in f32 as a whole. A is packed once per M block and shared.
@@ -36,9 +37,6 @@ struct GemvContext {
   const float* x;     // M rows (zero padded past m), k apart
   const float* xq;    // the same, each element scaled by xScale(bits, k % 32)
   const float* xsum;  // [M][groups]: sum of each row of x over each group
-  const int32_t* xhi;  // VNNI path (else null): [M][blocks][16] int16 pairs of x's high parts
-  const int32_t* xlo;  // the low parts
-  const float* blockScale;  // [M][blocks][2]: 2^(15-E), 2^-E
   int64_t groups, groupBlocks;
   int64_t stripWidth;   // columns per vector strip
   int64_t vectorStrips;  // full strips
@@ -155,117 +153,19 @@ void gemvStrips(const GemvContext& c, int64_t col0, int64_t strips) {
   gemvStore<M>(c, y, col0, width);
 }
 
-#if defined(__AVX512F__)
-/// qgemv with AVX512-VNNI integer dot products (bits 2, 4, 8). Each block of x is held as
-/// X * 2^-E (|X| <= 2^29, E per row and block: an error at most 2^-30 of the block's largest |x|,
-/// far under f32 rounding) with X = Xhi * 2^15 + Xlo, both int16. A word vector gives int16 code
-/// pairs with a shift and an AND (codes u and u + 16/B of the word in the low and high halves of
-/// each 32-bit lane; the last pair with a 16-bit shift alone); vpdpwssd multiplies a pair by the
-/// matching pair of Xhi (or Xlo) and adds into int32 lanes, exactly. That is one dot-product op per
-/// code plus under one integer op, against an AND, a convert and an FMA per code in f32, where the
-/// AND and the convert contend with the FMA for the vector ports (qgemv was port-bound there).
-/// Per block the int32 sums become floats (2^(15-E) hi + 2^-E lo) in the group's f32 sums.
-template <int B, int M, int V>
-void gemvStripsVnni(const GemvContext& c, int64_t col0, int64_t strips) {
-  const QuantMatmulArgs& a = *c.args;
-  const PackedWeight& w = a.w;
-  const int64_t n = w.n;
-  const int64_t blocks = w.k / kBlock;
-  constexpr int P = 16 / B;  // code pairs per word
-  constexpr int kPairs = 16;  // code pairs per block
-  constexpr int64_t kStrip = V * kLanes;
-  const int64_t width = strips * kStrip;
-  float* y = gemvSums.floats(M * width);
-  for (int64_t i = 0; i < M * width; i++) y[i] = 0.0f;
-  constexpr int kLinesPerRow = V * kLanes * 4 / 64 > 0 ? V * kLanes * 4 / 64 : 1;
-  const VecI mask = setI(((1 << B) - 1) | (((1 << B) - 1) << 16));
-  const int64_t pairStride = blocks * kPairs;  // per row of x
-  for (int64_t g = 0; g < c.groups; g++) {
-    const int64_t b0 = g * c.groupBlocks;
-    const int64_t b1 = b0 + c.groupBlocks < blocks ? b0 + c.groupBlocks : blocks;
-    for (int64_t strip = 0; strip < strips; strip++) {
-      const int64_t col = col0 + strip * kStrip;
-      Vec acc[V][M];
-      for (int v = 0; v < V; v++) {
-        for (int i = 0; i < M; i++) acc[v][i] = Vec{};
-      }
-      for (int64_t blk = b0; blk < b1; blk++) {
-        const int32_t* rows = w.qweight + blk * B * n + col;
-        if (blk + kPrefetchBlocks < blocks) {
-          const int32_t* ahead = rows + kPrefetchBlocks * B * n;
-          for (int t = 0; t < B; t++) {
-            for (int line = 0; line < kLinesPerRow; line++) {
-              _mm_prefetch(reinterpret_cast<const char*>(ahead + t * n + line * 16), _MM_HINT_T1);
-            }
-          }
-        }
-        const int32_t* xhi = c.xhi + blk * kPairs;
-        const int32_t* xlo = c.xlo + blk * kPairs;
-        VecI hi[V][M], lo[V][M];
-        for (int v = 0; v < V; v++) {
-          for (int i = 0; i < M; i++) hi[v][i] = lo[v][i] = _mm512_setzero_si512();
-        }
-        for (int t = 0; t < B; t++) {
-          VecI words[V];
-          for (int v = 0; v < V; v++) words[v] = loadI(rows + t * n + v * kLanes);
-#pragma GCC unroll 16
-          for (int u = 0; u < P; u++) {
-            const int pair = t * P + u;
-            for (int v = 0; v < V; v++) {
-              // The last pair sits in the top bits of each 16-bit half: a 16-bit shift alone.
-              const VecI codes = u == P - 1 ? _mm512_srli_epi16(words[v], u * B)
-                                            : andI(u == 0 ? words[v] : _mm512_srli_epi32(words[v], u * B), mask);
-              for (int i = 0; i < M; i++) {
-                hi[v][i] = _mm512_dpwssd_epi32(hi[v][i], codes, setI(xhi[i * pairStride + pair]));
-                lo[v][i] = _mm512_dpwssd_epi32(lo[v][i], codes, setI(xlo[i * pairStride + pair]));
-              }
-            }
-          }
-        }
-        for (int i = 0; i < M; i++) {
-          const Vec hiScale = setF(c.blockScale[(i * blocks + blk) * 2]);
-          const Vec loScale = setF(c.blockScale[(i * blocks + blk) * 2 + 1]);
-          for (int v = 0; v < V; v++) {
-            acc[v][i] = fma(toFloat(hi[v][i]), hiScale, fma(toFloat(lo[v][i]), loScale, acc[v][i]));
-          }
-        }
-      }
-      for (int v = 0; v < V; v++) {
-        const Vec s = loadScales(w, g, col + v * kLanes);
-        const Vec zs = mulF(loadZerosVec<B>(w, g, col + v * kLanes), s);
-        for (int i = 0; i < M; i++) {
-          float* sums = y + i * width + strip * kStrip + v * kLanes;
-          Vec total = fma(s, acc[v][i], loadUnaligned(sums));
-          storeUnaligned(sums, fnma(zs, setF(c.xsum[i * c.groups + g]), total));
-        }
-      }
-    }
-  }
-  gemvStore<M>(c, y, col0, width);
-}
-#endif
-
-template <int B, int M, int V, int A, bool Vnni>
-inline void gemvStripsOf(const GemvContext& c, int64_t col0, int64_t strips) {
-#if defined(__AVX512F__)
-  if constexpr (Vnni) return gemvStripsVnni<B, M, V>(c, col0, strips);
-#endif
-  gemvStrips<B, M, V, A>(c, col0, strips);
-}
-
-template <int B, int M, int V, int A, bool Vnni>
+template <int B, int M, int V, int A>
 void gemvTasks(void* context, int64_t begin, int64_t end) {
   const GemvContext& c = *static_cast<const GemvContext*>(context);
   for (int64_t task = begin; task < end; task++) {
     const int64_t first = task * c.taskStrips;
     if (first < c.vectorStrips) {
       const int64_t strips = c.vectorStrips - first < c.taskStrips ? c.vectorStrips - first : c.taskStrips;
-      gemvStripsOf<B, M, V, A, Vnni>(c, first * c.stripWidth, strips);
+      gemvStrips<B, M, V, A>(c, first * c.stripWidth, strips);
     }
     if (task + 1 < c.tasks) continue;
     // The last task also takes the whole vectors past the last strip and the lanes past those.
     const int64_t rest = c.vectorStrips * c.stripWidth;
-    if (rest < c.vectorEnd) gemvStripsOf<B, M, 1, A, Vnni>(c, rest, (c.vectorEnd - rest) / kLanes);
+    if (rest < c.vectorEnd) gemvStrips<B, M, 1, A>(c, rest, (c.vectorEnd - rest) / kLanes);
     gemvColumnsScalar(c, c.vectorEnd, c.args->w.n);
   }
 }
@@ -273,7 +173,7 @@ void gemvTasks(void* context, int64_t begin, int64_t end) {
 // Columns per task: about a page of each row of qweight at once.
 constexpr int64_t kTaskColumns = 1024;
 
-template <int B, int M, int V, int A, bool Vnni = false>
+template <int B, int M, int V, int A>
 void runGemvStrips(GemvContext& c, const Parallel& parallel) {
   c.stripWidth = V * kLanes;
   c.vectorEnd = c.args->w.n / kLanes * kLanes;
@@ -286,17 +186,13 @@ void runGemvStrips(GemvContext& c, const Parallel& parallel) {
   if (tasks < 1) tasks = 1;
   c.taskStrips = c.vectorStrips > 0 ? (c.vectorStrips + tasks - 1) / tasks : 0;
   c.tasks = c.taskStrips > 0 ? (c.vectorStrips + c.taskStrips - 1) / c.taskStrips : 1;
-  if (threads > 1) parallel.run(parallel.pool, c.tasks, 1, gemvTasks<B, M, V, A, Vnni>, &c);
-  else gemvTasks<B, M, V, A, Vnni>(&c, 0, c.tasks);
+  if (threads > 1) parallel.run(parallel.pool, c.tasks, 1, gemvTasks<B, M, V, A>, &c);
+  else gemvTasks<B, M, V, A>(&c, 0, c.tasks);
 }
 
 template <int B, int M>
 void runGemv(GemvContext& c, const Parallel& parallel) {
 #if defined(__AVX512F__)
-  if constexpr (B != 3) {
-    // VNNI: 2 * V * M int32 sums, V * M float sums; 4 vectors (64 columns) for one row.
-    if (c.xhi != nullptr) return runGemvStrips<B, M, M >= 4 ? 1 : 4 / M, 1, true>(c, parallel);
-  }
   // f32 FMA: 8 accumulators (V vectors x M rows x A round-robin chains) and the codes' words.
   constexpr int V = M >= 8 ? 1 : M >= 4 ? 2 : 4;
   constexpr int A = M >= 4 ? 1 : 2 / M;
@@ -332,58 +228,6 @@ void scalarTasks(void* context, int64_t begin, int64_t end) {
 
 thread_local Workspace gemvScratch;
 
-#if defined(__AVX512F__)
-thread_local Workspace vnniScratch;
-
-/// The VNNI path's x (see gemvStripsVnni): per row and block of 32, the exponent E with
-/// max |x| * 2^E < 2^29, X = round(x * 2^E) split as Xhi * 2^15 + Xlo, and the int16 pairs in the
-/// order the kernel reads codes (pair t * P + u: codes (32/B) t + u and that + 16/B). Leaves the
-/// context on the f32 path when x holds an infinity or a NaN.
-void vnniOperands(GemvContext& c, int64_t k, int rows) {
-  const int bits = c.args->w.bits;
-  const int64_t blocks = k / kBlock;
-  const int perWord = 32 / bits;
-  const int half = 16 / bits;
-  float* scales = vnniScratch.floats(rows * blocks * 2 + 2 * rows * blocks * 16);
-  int32_t* pairs = reinterpret_cast<int32_t*>(scales + rows * blocks * 2);
-  int32_t* xhi = pairs;
-  int32_t* xlo = pairs + rows * blocks * 16;
-  for (int i = 0; i < rows; i++) {
-    for (int64_t blk = 0; blk < blocks; blk++) {
-      const float* x = c.x + i * k + blk * kBlock;
-      const __m512 abs = _mm512_castsi512_ps(_mm512_set1_epi32(0x7FFFFFFF));
-      const __m512 x0 = _mm512_loadu_ps(x), x1 = _mm512_loadu_ps(x + 16);
-      const float largest = _mm512_reduce_max_ps(_mm512_max_ps(_mm512_and_ps(x0, abs), _mm512_and_ps(x1, abs)));
-      if (!std::isfinite(largest)) return;
-      int e = 0;
-      if (largest > 0.0f) std::frexp(largest, &e);
-      const int exponent = 29 - e < 126 ? 29 - e : 126;  // 2^E stays a normal float
-      // x * 2^E is exact in f32 (|x * 2^E| < 2^29); the convert rounds to nearest.
-      const __m512 factor = _mm512_set1_ps(std::ldexp(1.0f, exponent));
-      alignas(64) int32_t hiPart[kBlock], loPart[kBlock];
-      for (int h = 0; h < 2; h++) {
-        const __m512i value = _mm512_cvtps_epi32(_mm512_mul_ps(h == 0 ? x0 : x1, factor));
-        const __m512i high = _mm512_srai_epi32(value, 15);
-        _mm512_store_si512(hiPart + 16 * h, high);
-        _mm512_store_si512(loPart + 16 * h, _mm512_and_si512(value, _mm512_set1_epi32(0x7FFF)));
-      }
-      const int64_t at = (i * blocks + blk) * 16;
-      for (int p = 0; p < 16; p++) {
-        const int first = p / half * perWord + p % half;
-        const int second = first + half;
-        xhi[at + p] = static_cast<int32_t>((static_cast<uint32_t>(hiPart[first]) & 0xFFFFu) | (static_cast<uint32_t>(hiPart[second]) << 16));
-        xlo[at + p] = static_cast<int32_t>((static_cast<uint32_t>(loPart[first]) & 0xFFFFu) | (static_cast<uint32_t>(loPart[second]) << 16));
-      }
-      scales[(i * blocks + blk) * 2] = static_cast<float>(std::ldexp(1.0, 15 - exponent));
-      scales[(i * blocks + blk) * 2 + 1] = static_cast<float>(std::ldexp(1.0, -exponent));
-    }
-  }
-  c.xhi = xhi;
-  c.xlo = xlo;
-  c.blockScale = scales;
-}
-#endif
-
 /// dst [m, k] = x's rows, channel i read from channel perm[i] (in order when perm is nullptr).
 void copyRows(const float* x, const int32_t* perm, int64_t m, int64_t k, float* dst) {
   if (perm == nullptr) {
@@ -403,6 +247,10 @@ void qgemv(const QuantMatmulArgs& a, const Parallel& parallel, int64_t groupBloc
   float* xq = x + rows * w.k;
   float* xsum = xq + rows * w.k;
   copyRows(a.x, a.perm, a.m, w.k, x);
+  QuantMatmulArgs gathered = a;
+  gathered.x = x;
+  gathered.perm = nullptr;
+  if (qgemvExact(gathered, parallel)) return;
   std::memset(x + a.m * w.k, 0, (rows - a.m) * w.k * sizeof(float));
   for (int i = 0; i < rows; i++) {
     for (int64_t g = 0; g < groups; g++) {
@@ -413,11 +261,8 @@ void qgemv(const QuantMatmulArgs& a, const Parallel& parallel, int64_t groupBloc
       xsum[i * groups + g] = total;
     }
   }
-  GemvContext c{&a, x, xq, xsum, nullptr, nullptr, nullptr, groups, groupBlocks, 0, 0, 0, 0, 0, rows};
-#if defined(__AVX512F__)
-  if (w.bits != 3 && cpuFeatures().avx512vnni) vnniOperands(c, w.k, rows);
-#endif
-  if (c.xhi == nullptr) {  // the f32 path's pre-scaled x
+  GemvContext c{&a, x, xq, xsum, groups, groupBlocks, 0, 0, 0, 0, 0, rows};
+  {  // the pre-scaled x (see xScale)
     float scale[kBlock];
     for (int j = 0; j < kBlock; j++) scale[j] = xScale(w.bits, j);
     for (int64_t p = 0; p < rows * w.k; p += kBlock) {
