@@ -382,10 +382,11 @@ void int8Tasks(void* context, int64_t begin, int64_t end) {
   }
 }
 
-// Decode walks its rows of qweight in panels of this many columns: a block's words one block ahead
-// (requested in advance) stay within L2 (4096 columns of 4-bit codes: 256 KiB), as does the tile.
-// Whole rows of an 11008-wide weight measured 30% slower, panels of 2048 columns 10% slower.
-constexpr int64_t kDecodePanelColumns = 4096;
+// Decode walks its rows of qweight in panels of columns whose words for one block of x take about
+// this many bytes, so that a block's words, requested one block ahead, stay within L2 (4-bit
+// codes: 4096 columns). Measured slower: whole rows of an 11008-wide 4-bit weight (30%), 4-bit
+// panels of 2048 columns (10%), 8-bit panels of 4096 columns (512 KiB a block; 10-20%).
+constexpr int64_t kDecodePanelBytes = 256 * 1024;
 
 /// Decode: task t accumulates blocks [t B / T, (t + 1) B / T) of every column into tile t, a panel
 /// of columns at a time.
@@ -396,7 +397,9 @@ void decodeTasks(void* context, int64_t begin, int64_t end) {
     float* tile = c.tiles + task * c.panelRows * ldt;
     for (int64_t p = 0; p < c.panelRows * ldt; p++) tile[p] = 0.0f;
     const int64_t b0 = task * c.x.blocks / c.tasks, b1 = (task + 1) * c.x.blocks / c.tasks;
-    const int64_t panels = (ldt + kDecodePanelColumns - 1) / kDecodePanelColumns;
+    const int64_t blockBytes = c.x.blockLen * c.args->w.bits / 8;  // one column's words per block
+    const int64_t panelColumns = kDecodePanelBytes / blockBytes;
+    const int64_t panels = (ldt + panelColumns - 1) / panelColumns;
     const int64_t panelWidth = (ldt / panels + kLanes - 1) / kLanes * kLanes;  // equal panels
     for (int64_t col0 = 0; col0 < ldt; col0 += panelWidth) {
       const int64_t width = ldt - col0 < panelWidth ? ldt - col0 : panelWidth;
