@@ -2,35 +2,18 @@
 // within a row, columns go left to right and each column's error updates the rest of the row,
 // a contiguous run that the vector path takes 16 (AVX-512) or 8 (AVX2) floats at a time. Every
 // step is one f32 operation rounded like the reference's torch code: the update is a product
-// then a subtraction, never a fused multiply-add (see `rounded`).
+// then a subtraction, never a fused multiply-add (see isa/unfused.h).
 #if defined(__AVX512F__) || defined(__AVX2__)
 #include <immintrin.h>
 #endif
 
 #include "gptq/gptq.h"
+#include "gptq/isa/unfused.h"
 
 namespace slimlm {
 namespace SLIMLM_ISA {
 namespace {
 
-// GCC fuses a product and the subtraction that uses it into one FMA, which rounds once instead of
-// twice and so differs from the reference; an empty asm that claims to change the product makes
-// it a value of its own.
-static inline float rounded(float x) {
-  __asm__("" : "+x"(x));
-  return x;
-}
-#if defined(__AVX512F__)
-static inline __m512 rounded(__m512 x) {
-  __asm__("" : "+v"(x));
-  return x;
-}
-#elif defined(__AVX2__)
-static inline __m256 rounded(__m256 x) {
-  __asm__("" : "+x"(x));
-  return x;
-}
-#endif
 
 /// row[j] -= e * h[j] for j < n.
 static inline void subtractScaled(float* row, const float* h, float e, int64_t n) {
@@ -38,24 +21,24 @@ static inline void subtractScaled(float* row, const float* h, float e, int64_t n
 #if defined(__AVX512F__)
   const __m512 ev = _mm512_set1_ps(e);
   for (; j + 16 <= n; j += 16) {
-    const __m512 p = rounded(_mm512_mul_ps(ev, _mm512_loadu_ps(h + j)));
+    const __m512 p = unfused(_mm512_mul_ps(ev, _mm512_loadu_ps(h + j)));
     _mm512_storeu_ps(row + j, _mm512_sub_ps(_mm512_loadu_ps(row + j), p));
   }
   if (j < n) {
     const __mmask16 m = static_cast<__mmask16>((1u << (n - j)) - 1);
-    const __m512 p = rounded(_mm512_mul_ps(ev, _mm512_maskz_loadu_ps(m, h + j)));
+    const __m512 p = unfused(_mm512_mul_ps(ev, _mm512_maskz_loadu_ps(m, h + j)));
     _mm512_mask_storeu_ps(row + j, m, _mm512_sub_ps(_mm512_maskz_loadu_ps(m, row + j), p));
     return;
   }
 #elif defined(__AVX2__)
   const __m256 ev = _mm256_set1_ps(e);
   for (; j + 8 <= n; j += 8) {
-    const __m256 p = rounded(_mm256_mul_ps(ev, _mm256_loadu_ps(h + j)));
+    const __m256 p = unfused(_mm256_mul_ps(ev, _mm256_loadu_ps(h + j)));
     _mm256_storeu_ps(row + j, _mm256_sub_ps(_mm256_loadu_ps(row + j), p));
   }
 #endif
   for (; j < n; j++) {
-    const float p = rounded(e * h[j]);
+    const float p = unfused(e * h[j]);
     row[j] = row[j] - p;
   }
 }
@@ -77,12 +60,12 @@ void quantizeRows(const GptqBlockArgs& a, int64_t begin, int64_t end) {
       const float x = work[i];
       float code = roundEven(x / scale) + zero;
       code = code < 0.0f ? 0.0f : (code > a.maxq ? a.maxq : code);
-      const float q = rounded(scale * (code - zero));
+      const float q = unfused(scale * (code - zero));
       const float d = a.hinv[i * b + i];
       const float diff = x - q;
       const float e = diff / d;
-      const float square = rounded(diff * diff);
-      const float dd = rounded(d * d);
+      const float square = unfused(diff * diff);
+      const float dd = unfused(d * d);
       a.q[r * b + i] = q;
       a.losses[r * b + i] = (square / dd) / 2.0f;
       a.codes[r * b + i] = static_cast<uint8_t>(code);

@@ -6,28 +6,13 @@
 // and fake-quantized weights equal the reference kernel's (@slimlm/gptq, algorithm/rtn.ts) bit
 // for bit. Each row's loss Σ (w - q)² is summed in f64 lanes.
 #include "gptq/gptq.h"
+#include "gptq/isa/unfused.h"
 #include "ops/simd.h"
 
 namespace slimlm {
 namespace SLIMLM_ISA {
 namespace {
 
-/// A product the compiler must not fuse into the addition that uses it (see quantize_block.cc).
-static inline double unfused(double x) {
-  __asm__("" : "+x"(x));
-  return x;
-}
-#if defined(__AVX512F__)
-static inline vd unfused(vd x) {
-  __asm__("" : "+v"(x));
-  return x;
-}
-#elif defined(__AVX2__)
-static inline vd unfused(vd x) {
-  __asm__("" : "+x"(x));
-  return x;
-}
-#endif
 
 /// The nearest integer, ties to even (torch.round), exact for every f32.
 static inline float roundEven(float x) { return __builtin_rintf(x); }
