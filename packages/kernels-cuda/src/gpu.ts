@@ -23,6 +23,8 @@ export {
 } from './native';
 
 export interface GpuBackendSpec {
+  /** The backend's name, which the addon's build must report ("cuda" for nvcc, "rocm" for hipcc). */
+  backend: 'cuda' | 'rocm';
   /** The package, for the one line that says why nothing was registered. */
   packageName: string;
   /** The loaded addon, or undefined with `loadError` saying why. */
@@ -35,8 +37,8 @@ export interface GpuBackendSpec {
 
 /** A registered (or unavailable) GPU backend and its device-level functions. */
 export interface GpuBackend {
-  /** The backend's name ("cuda", "rocm"), from the addon; undefined where none loaded. */
-  readonly name: string | undefined;
+  /** The backend's name ("cuda", "rocm"). */
+  readonly name: string;
   /** True when the addon loaded and its runtime sees a device: the backend is registered. */
   readonly available: boolean;
   /** Why the backend is not registered, when it is not. */
@@ -60,30 +62,32 @@ export interface GpuBackend {
  * why in one line on stderr and registers nothing, so the other backends work as before.
  */
 export function registerGpuBackend(spec: GpuBackendSpec): GpuBackend {
-  const { addon } = spec;
+  const { addon, backend: name } = spec;
   const capabilities = addon?.capabilities();
-  const name = capabilities?.backend;
+  if (capabilities && capabilities.backend !== name)
+    throw new Error(
+      `${spec.packageName}: the addon was built for "${capabilities.backend}", not "${name}"`,
+    );
   const probe = probeDevice(addon, spec.loadError);
   if (probe.ok) {
     registerBackend(
-      name!,
+      name,
       () => {
         const ordinal = deviceOrdinal(spec.deviceVariable);
         const info = guard(`${name}: opening device ${ordinal}`, () => addon!.open(ordinal));
-        return new CudaBackend(name!, addon!, info);
+        return new CudaBackend(name, addon!, info);
       },
       { priority: spec.priority },
     );
     registerKernels(addon!);
   } else {
-    const backend = name ?? spec.packageName.replace('@slimlm/kernels-', '');
-    console.warn(`${spec.packageName}: ${probe.reason}; backend "${backend}" not registered`);
+    console.warn(`${spec.packageName}: ${probe.reason}; backend "${name}" not registered`);
   }
 
   /** The addon of an open device (opening it if needed), or a clear error where there is none. */
   const openAddon = (): NativeAddon => {
     if (!probe.ok) throw new Error(`${spec.packageName}: ${probe.reason}`);
-    getBackend(name!);
+    getBackend(name);
     return addon!;
   };
 
@@ -92,7 +96,7 @@ export function registerGpuBackend(spec: GpuBackendSpec): GpuBackend {
     available: probe.ok,
     unavailableReason: probe.ok ? undefined : probe.reason,
     capabilities,
-    deviceInfo: () => (getBackend(name!) as CudaBackend).device,
+    deviceInfo: () => (getBackend(name) as CudaBackend).device,
     memoryStats: () => openAddon().memoryStats(),
     resetPeakMemoryStats: () => openAddon().resetPeakMemoryStats(),
     emptyCache: () => guard(`${name}: emptying the cache`, () => openAddon().emptyCache()),

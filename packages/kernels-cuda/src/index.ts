@@ -4,6 +4,7 @@
  * registers nothing, and the other backends work as before.
  */
 import { loadError, native } from './addon';
+import { CUDA } from './backend';
 import { registerGpuBackend } from './gpu';
 import type { Capabilities } from './native';
 
@@ -16,6 +17,7 @@ export type { Capabilities, DeviceInfo, MemoryStats } from './native';
 export const PRIORITY = 30;
 
 const gpu = registerGpuBackend({
+  backend: CUDA,
   packageName: '@slimlm/kernels-cuda',
   addon: native,
   loadError,

@@ -25,6 +25,7 @@ const loaded = loadAddon(
 export const loadError: string | undefined = 'error' in loaded ? loaded.error : undefined;
 
 const gpu = registerGpuBackend({
+  backend: ROCM,
   packageName: '@slimlm/kernels-rocm',
   addon: 'addon' in loaded ? loaded.addon : undefined,
   loadError,
