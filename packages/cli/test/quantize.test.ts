@@ -216,7 +216,7 @@ describe('slimlm quantize', () => {
     expect(stdout).toMatch(
       /^calibration +4 windows of 64 tokens \(random, seed 3\) from calib\.jsonl/m,
     );
-    expect(stdout).toMatch(/^peak RSS +[\d.]+ MiB$/m);
+    expect(stdout).toMatch(/^peak RSS +[\d.]+ MB$/m);
     expect(stdout).toMatch(
       /^method +gptq, 4-bit, group size 32, sym, desc_act, static groups, damp 0\.01$/m,
     );

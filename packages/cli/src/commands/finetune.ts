@@ -65,7 +65,7 @@ export interface FinetuneJson {
   val_loss_before: number | null;
   val_loss_after: number | null;
   train_tokens_per_s: number;
-  /** The process's peak resident memory, in MiB. */
+  /** The process's peak resident memory, in MB. */
   peak_memory_mb: number;
   /** The folder written: a PEFT adapter (lora) or a whole model (full), absolute. */
   out: string;
@@ -348,7 +348,7 @@ async function finetune(
     ['steps', steps],
     ['val loss', valLoss],
     ['speed', `${json.train_tokens_per_s.toFixed(1)} tokens/s (${job.backend})`],
-    ['peak memory', `${json.peak_memory_mb.toFixed(0)} MiB`],
+    ['peak memory', `${json.peak_memory_mb.toFixed(0)} MB`],
   ]);
 }
 

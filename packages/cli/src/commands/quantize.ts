@@ -72,7 +72,7 @@ export interface QuantizeJson {
   resumed_blocks: number;
   /** Seconds of the quantization, tokenizing the calibration text and writing included. */
   seconds: number;
-  /** The process's peak resident memory, in MiB. */
+  /** The process's peak resident memory, in MB. */
   peak_rss_mb: number;
 }
 
@@ -529,7 +529,7 @@ function summaryRows(json: QuantizeJson, backend: string): [string, string][] {
       ? [['resumed', `${json.resumed_blocks} blocks from the interrupted run`] as [string, string]]
       : []),
     ['time', `${formatSeconds(json.seconds * 1000)} (${backend})`],
-    ['peak RSS', `${json.peak_rss_mb} MiB`],
+    ['peak RSS', `${json.peak_rss_mb} MB`],
   ];
 }
 
