@@ -60,6 +60,53 @@ export function badPermutationError(at: number, value: number, k: number): Sliml
   return invalid('quantMatmul', `perm[${at}] = ${value} is not an input channel (0 to ${k - 1})`);
 }
 
+/** quantMatmul's kernel inputs by name: x, the packed weight, then bias and perm where present. */
+export function quantMatmulOperands(
+  inputs: readonly Tensor[],
+  attrs: QuantMatmulAttrs,
+): {
+  x: Tensor;
+  qweight: Tensor;
+  qzeros: Tensor;
+  scales: Tensor;
+  bias: Tensor | undefined;
+  perm: Tensor | undefined;
+} {
+  const [x, qweight, qzeros, scales] = inputs as [Tensor, Tensor, Tensor, Tensor];
+  const permuted = attrs.permuted === true;
+  return {
+    x,
+    qweight,
+    qzeros,
+    scales,
+    bias: inputs.length === (permuted ? 6 : 5) ? inputs[4] : undefined,
+    perm: permuted ? inputs[inputs.length - 1] : undefined,
+  };
+}
+
+/** Throws badPermutationError at the first entry of perm [K] outside [0, K). */
+export function checkPermutation(perm: ArrayLike<number>, k: number): void {
+  for (let i = 0; i < k; i++) {
+    const from = perm[i]!;
+    if (!(from >= 0 && from < k)) throw badPermutationError(i, from, k);
+  }
+}
+
+/** Rows of K values (`values` [rows, K]) with channel i read from channel perm[i], perm checked. */
+export function permuteChannels(
+  values: ArrayLike<number>,
+  perm: ArrayLike<number>,
+  k: number,
+): Float32Array {
+  checkPermutation(perm, k);
+  const result = new Float32Array(values.length);
+  for (let i = 0; i < k; i++) {
+    const from = perm[i]!;
+    for (let row = 0; row < values.length; row += k) result[row + i] = values[row + from]!;
+  }
+  return result;
+}
+
 /** The arithmetic of quantMatmul: see {@link QuantAttrs.activations}. */
 export type QuantActivations = 'f32' | 'int8';
 
@@ -272,16 +319,11 @@ export function dequantize(w: QuantizedWeight, attrs: QuantAttrs, gIdx?: Tensor 
 registerGradient<QuantMatmulAttrs>(
   'quantMatmul',
   ({ inputs, gradOutputs: [dy], attrs, needsGrad }) => {
-    const [x, qweight, qzeros, scales] = inputs;
-    const permuted = attrs.permuted === true;
-    const hasBias = inputs.length === (permuted ? 6 : 5);
-    const bias = hasBias ? inputs[4] : undefined;
-    const perm = permuted ? inputs[inputs.length - 1] : undefined;
-    const w = { qweight: qweight!, qzeros: qzeros!, scales: scales! };
+    const { x, qweight, qzeros, scales, bias, perm } = quantMatmulOperands(inputs, attrs);
     let gradX: Tensor | null = null;
     if (needsGrad[0]) {
-      gradX = matmul(dy!, dequantize(w, attrs));
-      if (perm) gradX = scatterAdd(zerosLike(x!), perm, gradX, -1);
+      gradX = matmul(dy!, dequantize({ qweight, qzeros, scales }, attrs));
+      if (perm) gradX = scatterAdd(zerosLike(x), perm, gradX, -1);
     }
     let gradBias: Tensor | null = null;
     if (bias && needsGrad[4]) {

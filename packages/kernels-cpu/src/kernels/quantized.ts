@@ -2,8 +2,10 @@ import {
   badPermutationError,
   type DType,
   type KernelArgs,
+  permuteChannels,
   type QuantAttrs,
   type QuantMatmulAttrs,
+  quantMatmulOperands,
   type Tensor,
 } from '@slimlm/core';
 import type { NativeAddon } from '../native';
@@ -89,9 +91,7 @@ export function registerQuantized(native: NativeAddon): void {
     'quantMatmul',
     (args: KernelArgs<QuantMatmulAttrs>, reference) => {
       const { inputs, attrs } = args;
-      const [x, qweight, qzeros, scales] = inputs;
-      const bias = inputs.length === (attrs.permuted ? 6 : 5) ? inputs[4] : undefined;
-      const perm = attrs.permuted ? inputs[inputs.length - 1] : undefined;
+      const { x, qweight, qzeros, scales, bias, perm } = quantMatmulOperands(inputs, attrs);
       const out = args.outputs[0]!;
       const dims = weightDims(inputs.slice(1), attrs);
       if (dims === undefined || !x!.isContiguous || (bias && !bias.isContiguous)) {
@@ -133,15 +133,7 @@ export function registerQuantized(native: NativeAddon): void {
       let xData = data(x!);
       let xOffset = x!.offset;
       if (perm) {
-        const order = perm.dataSync();
-        const values = x!.dataSync() as Float32Array;
-        const gathered = new Float32Array(values.length);
-        for (let i = 0; i < k; i++) {
-          const from = order[i]!;
-          if (!(from >= 0 && from < k)) throw badPermutationError(i, from, k);
-          for (let row = 0; row < values.length; row += k) gathered[row + i] = values[row + from]!;
-        }
-        xData = gathered;
+        xData = permuteChannels(x.dataSync(), perm.dataSync(), k);
         xOffset = 0;
       }
       const weight = new Float32Array(n * k);

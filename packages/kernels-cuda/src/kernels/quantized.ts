@@ -1,7 +1,8 @@
 import {
-  badPermutationError,
+  checkPermutation,
   type QuantAttrs,
   type QuantMatmulAttrs,
+  quantMatmulOperands,
   SlimlmError,
   type Tensor,
 } from '@slimlm/core';
@@ -14,17 +15,17 @@ import { DTYPE_CODES, registerCuda, type Temporaries, viewOf } from './launch';
  */
 function packedWeight(
   temps: Temporaries,
-  [qweight, qzeros, scales]: readonly Tensor[],
+  [qweight, qzeros, scales]: readonly [Tensor, Tensor, Tensor],
   attrs: QuantAttrs,
 ) {
   return {
-    qweight: temps.dense(viewOf(qweight!), 16).address,
-    qzeros: temps.dense(viewOf(qzeros!)).address,
-    scales: temps.dense(viewOf(scales!)).address,
-    scaleType: DTYPE_CODES[scales!.dtype],
+    qweight: temps.dense(viewOf(qweight), 16).address,
+    qzeros: temps.dense(viewOf(qzeros)).address,
+    scales: temps.dense(viewOf(scales)).address,
+    scaleType: DTYPE_CODES[scales.dtype],
     bits: attrs.bits,
-    n: scales!.shape[1]!,
-    k: (qweight!.shape[0]! * 32) / attrs.bits,
+    n: scales.shape[1]!,
+    k: (qweight.shape[0]! * 32) / attrs.bits,
     groupSize: attrs.groupSize,
     zeroOffset: attrs.zeroOffset,
   };
@@ -39,31 +40,25 @@ function packedWeight(
 export function registerQuantized(addon: NativeAddon): void {
   registerCuda<QuantMatmulAttrs>(addon, 'quantMatmul', ({ args, temps }) => {
     const { inputs, attrs } = args;
-    const [x, qweight, qzeros, scales] = inputs;
-    const bias = inputs.length === (attrs.permuted ? 6 : 5) ? inputs[4] : undefined;
-    const perm = attrs.permuted ? inputs[inputs.length - 1] : undefined;
+    const { x, qweight, qzeros, scales, bias, perm } = quantMatmulOperands(inputs, attrs);
     if (args.attrs.activations === 'int8') {
       throw new SlimlmError(
         'UNSUPPORTED',
         `quantMatmul: int8 activations are not implemented on cuda; use activations 'f32'`,
       );
     }
-    const w = packedWeight(temps, [qweight!, qzeros!, scales!], args.attrs);
-    let source = temps.dense(viewOf(x!));
+    const w = packedWeight(temps, [qweight, qzeros, scales], args.attrs);
+    let source = temps.dense(viewOf(x));
     if (perm) {
       // A permuted product gathers x's channels into a temporary first (its entries checked
       // on the host, as the gather op checks them).
-      const order = perm.dataSync();
-      for (let i = 0; i < w.k; i++) {
-        const from = order[i]!;
-        if (!(from >= 0 && from < w.k)) throw badPermutationError(i, from, w.k);
-      }
-      const gathered = { ...source, address: temps.allocate('f32', x!.size) };
+      checkPermutation(perm.dataSync(), w.k);
+      const gathered = { ...source, address: temps.allocate('f32', x.size) };
       addon.gather({
         x: source.address,
         indices: temps.dense(viewOf(perm)).address,
         out: gathered.address,
-        outer: x!.size / w.k,
+        outer: x.size / w.k,
         axisSize: w.k,
         inner: 1,
         count: w.k,
@@ -77,7 +72,7 @@ export function registerQuantized(addon: NativeAddon): void {
       bias: bias ? temps.dense(viewOf(bias)).address : null,
       biasType: bias ? DTYPE_CODES[bias.dtype] : 0,
       out: viewOf(args.outputs[0]!).address,
-      m: x!.shape.slice(0, -1).reduce((a, b) => a * b, 1),
+      m: x.shape.slice(0, -1).reduce((a, b) => a * b, 1),
     });
   });
 

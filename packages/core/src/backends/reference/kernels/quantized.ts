@@ -1,9 +1,10 @@
 import type { KernelArgs } from '../../../kernels';
 import { registerKernel } from '../../../kernels';
 import {
-  badPermutationError,
+  permuteChannels,
   type QuantAttrs,
   type QuantMatmulAttrs,
+  quantMatmulOperands,
 } from '../../../ops/quantized';
 import type { Tensor } from '../../../tensor';
 import { REFERENCE } from '../backend';
@@ -141,17 +142,6 @@ registerKernel<QuantAttrs>({
   },
 });
 
-/** x's rows [rows, k] with channel i read from channel perm[i], each entry checked. */
-function permuted(input: Float32Array, perm: ArrayLike<number>, k: number): Float32Array {
-  const result = new Float32Array(input.length);
-  for (let i = 0; i < k; i++) {
-    const from = perm[i]!;
-    if (!(from >= 0 && from < k)) throw badPermutationError(i, from, k);
-    for (let row = 0; row < input.length; row += k) result[row + i] = input[row + from]!;
-  }
-  return result;
-}
-
 // quantMatmul: inputs [x f32 [..., K] contiguous, qweight, qzeros, scales, bias?, perm?] -> f32
 // [..., N]: x (its channels permuted by perm) @ dequantize(W)^T accumulated in f64 and rounded to
 // f32, then the bias added in f32 (with activations 'int8', int8Product instead).
@@ -159,12 +149,11 @@ registerKernel<QuantMatmulAttrs>({
   op: 'quantMatmul',
   backend: REFERENCE,
   fn: ({ inputs, outputs: [out], attrs }) => {
-    const [x, qweight, qzeros, scales] = inputs;
-    const bias = inputs.length === (attrs.permuted ? 6 : 5) ? inputs[4] : undefined;
-    let input: Float32Array = Float32Array.from(readValues(x!));
-    if (attrs.permuted) {
-      input = permuted(input, readValues(inputs[inputs.length - 1]!), x!.shape[x!.rank - 1]!);
-    }
+    const { x, qweight, qzeros, scales, bias, perm } = quantMatmulOperands(inputs, attrs);
+    const values = readValues(x);
+    const input = perm
+      ? permuteChannels(values, readValues(perm), x.shape[x.rank - 1]!)
+      : Float32Array.from(values);
     const biasValues = bias ? readValues(bias) : undefined;
     if (attrs.activations === 'int8') {
       const unpacked = unpack([qweight, qzeros, scales], attrs);
