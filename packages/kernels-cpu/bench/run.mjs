@@ -700,7 +700,7 @@ function quant() {
         const gemvRun = (rep) =>
           runKernelInto('quantMatmul', inputsOf(x, weights[rep % copies]), attrs, out);
         const gemvTimes = [];
-        for (let round = 0; round < (smoke ? 1 : 3); round++) {
+        for (let round = 0; round < GEMV_ROUNDS; round++) {
           bandwidthTimes.push(...(bandwidth(threads, smoke ? 2 : 3) ?? []));
           gemvTimes.push(...time(gemvRun, smoke ? 3 : Math.max(10, 2 * copies)));
         }
@@ -819,7 +819,8 @@ async function quantInt8() {
         const times = { f32: [], int8: [], ort: [] };
         const bandwidthTimes = [];
         const reps = kernel === 'qgemv' ? (smoke ? 3 : Math.max(10, 2 * copies)) : smoke ? 1 : 3;
-        for (let round = 0; round < (smoke ? 1 : 3); round++) {
+        const rounds = kernel === 'qgemv' ? GEMV_ROUNDS : smoke ? 1 : 3;
+        for (let round = 0; round < rounds; round++) {
           if (!runs('quant') && kernel === 'qgemv')
             bandwidthTimes.push(...(bandwidth(threads, smoke ? 2 : 3) ?? []));
           for (const activations of ['f32', 'int8']) {

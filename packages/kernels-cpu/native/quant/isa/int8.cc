@@ -1,6 +1,6 @@
 // quantMatmul with x in bytes, for one ISA, bits 2, 4 and 8: int8 activations (QuantAttrs
 // activations: 'int8', the mode of onnxruntime's MatMulNBits at accuracy_level 4), and the f32
-// qgemv on AVX512-VNNI, which splits x into three int8 pieces (see splitRow).
+// qgemv of one or two rows on AVX512-VNNI, which splits x into three int8 pieces (see splitRow).
 //
 // x is quantized per row and block of L input channels (L = 128, 64 or 32, the largest dividing
 // the group): d = max|x| / 127, xq = round(x * (127 / max|x|)) to nearest even, in f32. Per block
@@ -16,9 +16,9 @@
 // runs), with the running outputs of its rows in a small f32 tile. Decode (m <= 8) takes all rows
 // at once and splits K between the threads: each streams one contiguous range of qweight's rows
 // over all columns into its own tile (measured faster than column strips per thread, whose rows
-// are short runs a page apart), and the tiles are summed at the end. Prefill takes panels of 8 rows
-// over a column block that stays in L2. Other ISAs run the same arithmetic in plain loops (the
-// compiler vectorizes the column loop).
+// are short runs a page apart), 8 word rows at a time (kPassRows), and the tiles are summed at the
+// end. Prefill takes panels of 8 rows over a column block that stays in L2. Other ISAs run the
+// same arithmetic in plain loops (the compiler vectorizes the column loop).
 #include <cmath>
 #include <cstring>
 #include <limits>
@@ -202,6 +202,7 @@ struct Int8Context {
   int64_t vectorEnd;    // columns below this run in vectors; the rest in scalar code
   int64_t tasks;        // decode: ranges of blocks, one tile each
   float* tiles;         // decode: [tasks][panelRows][vectorEnd]
+  int64_t passRows;     // word rows of qweight per pass over a block's columns (see kPassRows)
 };
 
 thread_local Workspace int8Tile;
@@ -241,12 +242,51 @@ void int8ColumnsScalar(const Int8Context& c, int64_t row0, int64_t rows, int64_t
 
 #if defined(__AVX512F__)
 
-/// For block b of x: tile[i][v] += s (sum_r d_ir dot_ir - z off_i) over the V vectors of columns
-/// from `col`, rows row0 .. row0 + M - 1 and their R pieces, the dot products by vpdpbusd. The
-/// next block's words of the same columns are requested ahead (the hardware prefetcher does not
-/// follow qweight's row stride).
+/// acc + the dot products of 4 unsigned code bytes and 4 signed bytes of x per lane (vpdpbusd).
+/// Written as an instruction that updates acc in place: through the intrinsic, GCC copied every
+/// accumulator to another register and back around each call in the hot loop (one thread, a 2 MB
+/// weight in cache: 15.4 GB/s against 17-19 GB/s).
+inline VecI dotBytes(VecI acc, VecI codes, VecI x) {
+  __asm__("vpdpbusd %2, %1, %0" : "+v"(acc) : "v"(codes), "v"(x));
+  return acc;
+}
+
+/// The zero points of columns [col, col + 16) of group g as floats, for B = 2, 4 or 8 bits, where
+/// a field never straddles a byte: the 2B bytes that hold them, byte (j B) / 8 spread to lane j by
+/// one byte shuffle, shifted by (j B) % 8 and masked (half the operations of loadZerosVec's word
+/// permutes, which run once per block and vector of columns).
+template <int B>
+inline Vec loadZerosBytes(const PackedWeight& w, int64_t g, int64_t col) {
+  static_assert(B == 2 || B == 4 || B == 8, "fields within bytes");
+  const uint8_t* src = reinterpret_cast<const uint8_t*>(w.qzeros + g * (w.n * B / 32)) + col * B / 8;
+  __m128i bytes;
+  if constexpr (B == 8) bytes = _mm_loadu_si128(reinterpret_cast<const __m128i*>(src));
+  else if constexpr (B == 4) bytes = _mm_loadl_epi64(reinterpret_cast<const __m128i*>(src));
+  else bytes = _mm_cvtsi32_si128(*reinterpret_cast<const int32_t*>(src));
+  alignas(16) static constexpr int8_t kSpread[3][16] = {
+      {0, 0, 0, 0, 1, 1, 1, 1, 2, 2, 2, 2, 3, 3, 3, 3},
+      {0, 0, 1, 1, 2, 2, 3, 3, 4, 4, 5, 5, 6, 6, 7, 7},
+      {0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15}};
+  constexpr int row = B == 2 ? 0 : B == 4 ? 1 : 2;
+  const __m128i spread = _mm_shuffle_epi8(bytes, _mm_load_si128(reinterpret_cast<const __m128i*>(kSpread[row])));
+  VecI lanes = _mm512_cvtepu8_epi32(spread);
+  if constexpr (B != 8) {
+    const VecI shifts = B == 4 ? _mm512_setr_epi32(0, 4, 0, 4, 0, 4, 0, 4, 0, 4, 0, 4, 0, 4, 0, 4)
+                               : _mm512_setr_epi32(0, 2, 4, 6, 0, 2, 4, 6, 0, 2, 4, 6, 0, 2, 4, 6);
+    lanes = _mm512_srlv_epi32(lanes, shifts);
+  }
+  const VecI field = setI((1 << B) - 1);
+  return toFloat(andI(_mm512_add_epi32(andI(lanes, field), setI(w.zeroOffset)), field));
+}
+
+/// Word rows [t0, t1) of block b of x for the V vectors of columns from `col`, rows row0 .. row0 +
+/// M - 1 and their R pieces, the dot products by vpdpbusd. A block read in several passes keeps
+/// its int32 sums in `carry` (V * M * R vectors) between them; when its last row is done,
+/// tile[i][v] += s (sum_r d_ir dot_ir - z off_i). The words of the same columns t1 - t0 rows on
+/// (the next pass, or the next block) are requested ahead: the hardware prefetcher does not follow
+/// qweight's row stride.
 template <int B, int M, int V, int R>
-inline void int8Block(const Int8Context& c, int64_t row0, int64_t b, int64_t col, float* tile, int64_t ldt) {
+__attribute__((always_inline)) inline void int8Block(const Int8Context& c, int64_t row0, int64_t b, int64_t g, int64_t t0, int64_t t1, int64_t col, VecI* carry, float* tile, int64_t ldt) {
   const PackedWeight& w = c.args->w;
   const Int8Rows& x = c.x;
   constexpr int W = 32 / B, P = 8 / B;
@@ -258,10 +298,10 @@ inline void int8Block(const Int8Context& c, int64_t row0, int64_t b, int64_t col
   const VecI mask = setI(static_cast<int32_t>(0x01010101u * ((1u << B) - 1)));
   VecI acc[V][M * R];
   for (int v = 0; v < V; v++) {
-    for (int i = 0; i < M * R; i++) acc[v][i] = _mm512_setzero_si512();
+    for (int i = 0; i < M * R; i++) acc[v][i] = t0 == 0 ? _mm512_setzero_si512() : carry[v * M * R + i];
   }
-  for (int64_t t = 0; t < wordRows; t++) {
-    for (int v = 0; v < V; v++) _mm_prefetch(reinterpret_cast<const char*>(rows + (t + wordRows) * n + v * kLanes), _MM_HINT_T1);
+  for (int64_t t = t0; t < t1; t++) {
+    for (int v = 0; v < V; v++) _mm_prefetch(reinterpret_cast<const char*>(rows + (t + t1 - t0) * n + v * kLanes), _MM_HINT_T1);
     VecI words[V];
     for (int v = 0; v < V; v++) words[v] = loadI(rows + t * n + v * kLanes);
 #pragma GCC unroll 4
@@ -273,23 +313,40 @@ inline void int8Block(const Int8Context& c, int64_t row0, int64_t b, int64_t col
       }
       for (int i = 0; i < M * R; i++) {
         const VecI xv = setI(quads[i * quadsPerRow + t * P + j]);
-        for (int v = 0; v < V; v++) acc[v][i] = _mm512_dpbusd_epi32(acc[v][i], codes[v], xv);
+        for (int v = 0; v < V; v++) acc[v][i] = dotBytes(acc[v][i], codes[v], xv);
       }
     }
   }
-  const int64_t g = b / c.groupBlocks;
+  if (t1 < wordRows) {
+    for (int v = 0; v < V; v++) {
+      for (int i = 0; i < M * R; i++) carry[v * M * R + i] = acc[v][i];
+    }
+    return;
+  }
+  // Per row: the pieces' scales and the zero point's share, read once (the tile's stores could
+  // alias them).
+  Vec d[M][R], offset[M];
+  for (int i = 0; i < M; i++) {
+    for (int r = 0; r < R; r++) d[i][r] = setF(x.scale[((row0 + i) * R + r) * x.blocks + b]);
+    offset[i] = setF(x.offset[(row0 + i) * x.blocks + b]);
+  }
   for (int v = 0; v < V; v++) {
     const Vec s = loadScales(w, g, col + v * kLanes);
-    const Vec sz = mulF(loadZerosVec<B>(w, g, col + v * kLanes), s);
+    const Vec z = loadZerosBytes<B>(w, g, col + v * kLanes);
     for (int i = 0; i < M; i++) {
-      const int64_t row = row0 + i;
-      float* out = tile + i * ldt + v * kLanes;
-      Vec sum = loadUnaligned(out);
-      for (int r = 0; r < R; r++) {
-        const float d = x.scale[(row * R + r) * x.blocks + b];
-        sum = fma(toFloat(acc[v][i * R + r]), mulF(s, setF(d)), sum);
+      // sum_r d_r dot_r. With three pieces d_1 = 2^8 d_2 (splitRow), so the last two dot products
+      // join exactly in int32 (|dot_1| 2^8 + |dot_2| < 2^31 for 128 channels of 8-bit codes) and
+      // their sum is rounded to f32 once, as the f32 additions of the output are.
+      Vec dots;
+      if constexpr (R == 3) {
+        const VecI low = _mm512_add_epi32(_mm512_slli_epi32(acc[v][i * R + 1], 8), acc[v][i * R + 2]);
+        dots = fma(toFloat(acc[v][i * R]), d[i][0], mulF(toFloat(low), d[i][2]));
+      } else {
+        dots = mulF(toFloat(acc[v][i * R]), d[i][0]);
+        for (int r = 1; r < R; r++) dots = fma(toFloat(acc[v][i * R + r]), d[i][r], dots);
       }
-      storeUnaligned(out, fnma(sz, setF(x.offset[row * x.blocks + b]), sum));
+      float* out = tile + i * ldt + v * kLanes;
+      storeUnaligned(out, fma(s, fnma(z, offset[i], dots), loadUnaligned(out)));
     }
   }
 }
@@ -300,17 +357,27 @@ inline void int8Block(const Int8Context& c, int64_t row0, int64_t b, int64_t col
 template <int M, int R>
 constexpr int stripVectors() { return M * R == 1 ? 8 : M * R <= 3 ? 4 : M * R <= 8 ? 2 : 1; }
 
+thread_local Workspace int8Carry;
+
 /// tile[i][j] += the products of blocks [b0, b1) of rows [row0, row0 + M) for columns
-/// [col0, col0 + width) (whole vectors; tile column j is column col0 + j): block by block, the
-/// strips in turn, the vectors past the last whole strip one at a time.
+/// [col0, col0 + width) (whole vectors; tile column j is column col0 + j): block by block and pass
+/// by pass, the strips in turn, the vectors past the last whole strip one at a time.
 template <int B, int M, int R>
 void int8Accumulate(const Int8Context& c, int64_t row0, int64_t col0, int64_t width, int64_t b0, int64_t b1, float* tile, int64_t ldt) {
   constexpr int V = stripVectors<M, R>();
   constexpr int64_t kStrip = V * kLanes;
   const int64_t strips = width / kStrip * kStrip;
+  const int64_t wordRows = c.x.blockLen * B / 32;
+  const int64_t passRows = wordRows < c.passRows ? wordRows : c.passRows;
+  // The int32 sums of every vector of columns, M * R vectors each (used when a block takes passes).
+  VecI* carry = reinterpret_cast<VecI*>(int8Carry.floats(width * M * R));
   for (int64_t b = b0; b < b1; b++) {
-    for (int64_t j = 0; j < strips; j += kStrip) int8Block<B, M, V, R>(c, row0, b, col0 + j, tile + j, ldt);
-    for (int64_t j = strips; j < width; j += kLanes) int8Block<B, M, 1, R>(c, row0, b, col0 + j, tile + j, ldt);
+    const int64_t g = b / c.groupBlocks;
+    for (int64_t t0 = 0; t0 < wordRows; t0 += passRows) {
+      const int64_t t1 = t0 + passRows;
+      for (int64_t j = 0; j < strips; j += kStrip) int8Block<B, M, V, R>(c, row0, b, g, t0, t1, col0 + j, carry + j / kLanes * M * R, tile + j, ldt);
+      for (int64_t j = strips; j < width; j += kLanes) int8Block<B, M, 1, R>(c, row0, b, g, t0, t1, col0 + j, carry + j / kLanes * M * R, tile + j, ldt);
+    }
   }
 }
 
@@ -382,11 +449,11 @@ void int8Tasks(void* context, int64_t begin, int64_t end) {
   }
 }
 
-// Decode walks its rows of qweight in panels of columns whose words for one block of x take about
-// this many bytes, so that a block's words, requested one block ahead, stay within L2 (4-bit
-// codes: 4096 columns). Measured slower: whole rows of an 11008-wide 4-bit weight (30%), 4-bit
-// panels of 2048 columns (10%), 8-bit panels of 4096 columns (512 KiB a block; 10-20%).
-constexpr int64_t kDecodePanelBytes = 256 * 1024;
+// Decode walks whole rows of qweight (rows cut into panels read below a plain sequential read:
+// 11008-wide 4-bit rows in 3 panels measured 80-85% of the read bandwidth against 89-91% whole),
+// unless the running sums of a row (int32 per piece and f32 per row of x, for every column) would
+// pass this many bytes: then in panels of columns whose sums fit it, so that they stay in L2.
+constexpr int64_t kDecodeSumsBytes = 256 * 1024;
 
 /// Decode: task t accumulates blocks [t B / T, (t + 1) B / T) of every column into tile t, a panel
 /// of columns at a time.
@@ -397,8 +464,8 @@ void decodeTasks(void* context, int64_t begin, int64_t end) {
     float* tile = c.tiles + task * c.panelRows * ldt;
     for (int64_t p = 0; p < c.panelRows * ldt; p++) tile[p] = 0.0f;
     const int64_t b0 = task * c.x.blocks / c.tasks, b1 = (task + 1) * c.x.blocks / c.tasks;
-    const int64_t blockBytes = c.x.blockLen * c.args->w.bits / 8;  // one column's words per block
-    const int64_t panelColumns = kDecodePanelBytes / blockBytes;
+    const int64_t sumsBytes = c.panelRows * (c.x.pieces + 1) * 4;  // one column's running sums
+    const int64_t panelColumns = kDecodeSumsBytes / sumsBytes;
     const int64_t panels = (ldt + panelColumns - 1) / panelColumns;
     const int64_t panelWidth = (ldt / panels + kLanes - 1) / kLanes * kLanes;  // equal panels
     for (int64_t col0 = 0; col0 < ldt; col0 += panelWidth) {
@@ -410,12 +477,21 @@ void decodeTasks(void* context, int64_t begin, int64_t end) {
 
 thread_local Workspace decodeTiles;
 
+// Decode's word rows of qweight per pass over a block's columns. A block of x spans 16 rows of
+// 4-bit codes (32 of 8-bit). Reading 16 rows side by side (16 short runs a row apart, the strips
+// in turn) measured 5-13% below a plain sequential read of the same bytes on 2 threads, where 8
+// rows matched it; in this kernel, passes of 8 rows took the 4-bit 11008 x 4096 decode from 73% to
+// 84% of the read bandwidth (paired runs). A pass's int32 sums are carried to the next pass.
+// (Prefill reads its column block from L2 and takes a block in one pass.)
+constexpr int64_t kPassRows = 8;
+
 /// Decode (m <= 8) with VNNI: the tasks over K, then their tiles summed into out.
 void decode(Int8Context& c, const Parallel& parallel) {
   const int64_t n = c.args->w.n;
   if (c.vectorEnd > 0) {
     // One task per thread (more, smaller ones measured slower: more tiles, shorter runs).
     c.tasks = parallel.threads < c.x.blocks ? parallel.threads : c.x.blocks;
+    c.passRows = kPassRows;
     c.tiles = decodeTiles.floats(c.tasks * c.panelRows * c.vectorEnd);
     if (c.tasks > 1) parallel.run(parallel.pool, c.tasks, 1, decodeTasks, &c);
     else decodeTasks(&c, 0, c.tasks);
@@ -490,6 +566,7 @@ void runBytes(const QuantMatmulArgs& a, const QuantizeContext& q, int pieces, in
   c.groupBlocks = (w.groupSize >= w.k ? w.k : w.groupSize) / q.blockLen;
   c.rows = rows;
   c.panelRows = panelRows;
+  c.passRows = c.x.blockLen;  // a whole block (decode sets its own)
 #if defined(__AVX512F__)
   c.vectorEnd = cpuFeatures().avx512vnni ? w.n / kLanes * kLanes : 0;
   if (a.m <= 8 && c.vectorEnd > 0) return decode(c, parallel);
@@ -526,11 +603,16 @@ void quantMatmulInt8(const QuantMatmulArgs& a, const Parallel& parallel) {
   runBytes(a, q, 1, rows, panelRows, parallel);
 }
 
+// The most rows of x the exact split takes: its dot products grow with rows x 3 pieces, and past 2
+// rows the f32 FMA kernel was faster (4096 x 4096 4-bit, 2 threads: m = 2 0.41 ms against 0.61;
+// m = 4 1.41 against 0.93; m = 8, where 24 sums no longer fit the registers, 12.7 against 1.79).
+constexpr int64_t kExactRows = 2;
+
 bool qgemvExact(const QuantMatmulArgs& a, const Parallel& parallel) {
 #if defined(__AVX512F__)
   const PackedWeight& w = a.w;
   const int64_t L = blockLengthOf(w);
-  if (!cpuFeatures().avx512vnni || w.bits == 3 || a.m > 8 || w.k % L != 0 || w.n < kLanes) return false;
+  if (!cpuFeatures().avx512vnni || w.bits == 3 || a.m > kExactRows || w.k % L != 0 || w.n < kLanes) return false;
   const int64_t panelRows = panelRowsOf(a.m);
   QuantizeContext q = byteRows(a, L, panelRows, 3, a.m);
   for (int64_t i = 0; i < a.m; i++) {

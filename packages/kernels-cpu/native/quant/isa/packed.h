@@ -206,9 +206,9 @@ inline Vec loadZerosVec(const PackedWeight& w, int64_t g, int64_t col) {
 /// quantMatmul with int8 activations (int8.cc).
 void quantMatmulInt8(const QuantMatmulArgs& args, const Parallel& parallel);
 
-/// The f32 qgemv (m <= 8, perm applied) on AVX512-VNNI, x split into three int8 pieces (int8.cc,
-/// splitRow); false, having done nothing, where it does not apply (no VNNI, 3 bits, a shape it does
-/// not take, x with an infinity or a NaN).
+/// The f32 qgemv (m <= 2, perm applied) on AVX512-VNNI, x split into three int8 pieces (int8.cc,
+/// splitRow); false, having done nothing, where it does not apply (no VNNI, 3 bits, more rows, a
+/// shape it does not take, x with an infinity or a NaN).
 bool qgemvExact(const QuantMatmulArgs& args, const Parallel& parallel);
 
 }  // namespace SLIMLM_ISA

@@ -10,7 +10,7 @@
 //     once, all m rows of x at once. Per group: acc[i] = sum_k x[i,k] * q[k,:] in registers, then
 //     y[i] += s * acc[i] - (z * s) * sum_k x[i,k] (the zero point hoisted out of the K loop, the
 //     zero points unpacked a vector at a time), f32 FMAs over several independent accumulators.
-//     With AVX512-VNNI (2, 4 and 8 bits) int8.cc's byte kernel takes it instead (qgemvExact), x
+//     With AVX512-VNNI (2, 4 and 8 bits, m <= 2) int8.cc's byte kernel takes it (qgemvExact), x
 //     split into three int8 pieces (to 2^-23 of each block's largest |x|): 3 vpdpbusd per 4 codes,
 //     where the int16 code pairs it replaces took 4 vpdpwssd and twice the extraction ops.
 //   qgemm (m > 8, prefill): BLIS-style like gemm/isa/gemm.cc, but each task dequantizes its
