@@ -31,14 +31,15 @@ import {
   FIXTURES,
   flags,
   log,
-  logTrainerProgress,
   machine,
   quantizeWikillama,
   round4,
   runRecipe,
   secondsSince,
   targetModules,
+  trainerOptions,
   useCpuBackend,
+  WARMUP_STEPS,
 } from './recipe-kit.mjs';
 
 const options = flags({
@@ -94,15 +95,10 @@ async function run(work) {
   const parameters = trainableParameters(model);
   const trainableCount = [...parameters.values()].reduce((n, t) => n + t.size, 0);
   const started = performance.now();
-  const result = await new Trainer(model, parameters, {
-    maxSteps: options.steps,
-    batchSize: options.batch,
-    learningRate: options.lr,
-    warmupSteps: 10,
-    evalSteps: options['eval-steps'],
-    seed: options.seed,
-    onProgress: logTrainerProgress,
-  }).train({ train, validation });
+  const result = await new Trainer(model, parameters, trainerOptions(options)).train({
+    train,
+    validation,
+  });
   const trainSeconds = secondsSince(started);
   const answersAfter = answer(model);
 
@@ -162,7 +158,7 @@ async function run(work) {
       steps: result.steps,
       batchSize: options.batch,
       learningRate: options.lr,
-      warmupSteps: 10,
+      warmupSteps: WARMUP_STEPS,
       schedule: 'linear',
       trainTokens: result.trainTokens,
       tokensPerSecond: Math.round(result.tokensPerSecond * 10) / 10,

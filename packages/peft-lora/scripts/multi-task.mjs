@@ -26,7 +26,6 @@ import {
   FIXTURES,
   flags,
   log,
-  logTrainerProgress,
   machine,
   round4,
   secondsSince,
@@ -35,6 +34,7 @@ import {
   seedTaskSplits,
   seedTaskTemplate,
   targetModules,
+  trainerOptions,
   useCpuBackend,
   validationLosses,
 } from './recipe-kit.mjs';
@@ -108,15 +108,7 @@ injectLora(
   { seed: options.seed },
 );
 const started = performance.now();
-const result = await new Trainer(model, trainableParameters(model), {
-  maxSteps: options.steps,
-  batchSize: options.batch,
-  learningRate: options.lr,
-  warmupSteps: 10,
-  evalSteps: options['eval-steps'],
-  seed: options.seed,
-  onProgress: logTrainerProgress,
-}).train({
+const result = await new Trainer(model, trainableParameters(model), trainerOptions(options)).train({
   train: mixture,
   validation: Object.values(tasks).flatMap((task) => task.validation),
 });

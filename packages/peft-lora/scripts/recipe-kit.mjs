@@ -207,12 +207,31 @@ export function seedTaskAccuracy(model, tokenizer, questions) {
 }
 
 /** The Trainer's onProgress for the recipes: every evaluation, and every tenth step. */
-export function logTrainerProgress(p) {
+function logTrainerProgress(p) {
   if (p.kind === 'evaluation') log(`step ${p.step}: validation loss ${p.valLoss.toFixed(4)}`);
   else if (p.step % 10 === 0)
     log(
       `step ${p.step}/${p.totalSteps} loss ${p.loss.toFixed(4)} (${p.tokensPerSecond.toFixed(0)} tokens/s)`,
     );
+}
+
+/** The recipes' warm-up: the first 10 steps of the linear schedule. */
+export const WARMUP_STEPS = 10;
+
+/**
+ * The Trainer options every recipe takes from its flags (--steps, --batch, --lr, --eval-steps,
+ * --seed), with logTrainerProgress.
+ */
+export function trainerOptions(options) {
+  return {
+    maxSteps: options.steps,
+    batchSize: options.batch,
+    learningRate: options.lr,
+    warmupSteps: WARMUP_STEPS,
+    evalSteps: options['eval-steps'],
+    seed: options.seed,
+    onProgress: logTrainerProgress,
+  };
 }
 
 /** Runs a recipe with a scratch folder (removed afterwards) and prints its JSON result. */

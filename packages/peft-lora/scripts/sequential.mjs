@@ -29,8 +29,10 @@ import {
   seedTaskSplits,
   seedTaskTemplate,
   targetModules,
+  trainerOptions,
   useCpuBackend,
   validationLosses,
+  WARMUP_STEPS,
   wikitextIds,
   wikitextPerplexity,
 } from './recipe-kit.mjs';
@@ -106,11 +108,8 @@ async function run(work) {
   const train = async (model, stage, steps) => {
     const started = performance.now();
     const result = await new Trainer(model, trainableParameters(model), {
+      ...trainerOptions(options),
       maxSteps: steps,
-      batchSize: options.batch,
-      learningRate: options.lr,
-      warmupSteps: 10,
-      seed: options.seed,
       onProgress: (p) => {
         if (p.kind === 'step' && p.step % 10 === 0)
           log(
@@ -179,7 +178,7 @@ async function run(work) {
       batchSize: options.batch,
       learningRate: options.lr,
       maxLength: options.seqlen,
-      warmupSteps: 10,
+      warmupSteps: WARMUP_STEPS,
     },
     before,
     stage1: {
