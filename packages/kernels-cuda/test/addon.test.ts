@@ -1,25 +1,15 @@
-import { spawnSync } from 'node:child_process';
 import { capabilities, listBackends } from '@slimlm/core';
 import { describe, expect, it } from 'vitest';
 import { findToolkit } from '../scripts/cuda-toolkit.mjs';
+import { importInFreshProcess } from '../scripts/gpu-testing.mjs';
 import { loadError, native } from '../src/addon';
 import { available, CUDA, LACKS, PRIORITY, unavailableReason } from '../src/index';
 
 const packageDir = new URL('..', import.meta.url).pathname;
 
 /** Imports the built package in a fresh process and reports what it registered and printed. */
-function importPackage(env: Record<string, string> = {}) {
-  const script = `import('@slimlm/kernels-cuda').then(async (m) => {
-    const core = await import('@slimlm/core');
-    console.log(JSON.stringify({ available: m.available, backends: core.listBackends().map((b) => b.name) }));
-  })`;
-  const run = spawnSync(process.execPath, ['-e', script], {
-    cwd: packageDir,
-    env: { ...process.env, ...env },
-    encoding: 'utf8',
-  });
-  return { ...run, result: JSON.parse(run.stdout) as { available: boolean; backends: string[] } };
-}
+const importPackage = (env: Record<string, string> = {}) =>
+  importInFreshProcess('@slimlm/kernels-cuda', packageDir, env);
 
 describe('the addon', () => {
   it.runIf(findToolkit() !== undefined)(

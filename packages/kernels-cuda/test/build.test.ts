@@ -9,27 +9,15 @@ import {
   gencodeFlags,
   nvccCandidates,
 } from '../scripts/cuda-toolkit.mjs';
+import { fakeFileSystem } from '../scripts/gpu-testing.mjs';
 
 const packageDir = new URL('..', import.meta.url).pathname;
-
-/** A file system of the given paths (files and the folders that hold them). */
-function fakeFs(paths: string[]) {
-  const exists = (p: string) => paths.includes(p);
-  const listDir = (dir: string) => [
-    ...new Set(
-      paths
-        .filter((p) => p.startsWith(`${dir}/`))
-        .map((p) => p.slice(dir.length + 1).split('/')[0]!),
-    ),
-  ];
-  return { exists, listDir };
-}
 
 const toolkit = (root: string) => [`${root}/bin/nvcc`, `${root}/include/cuda_runtime.h`];
 
 describe('finding nvcc', () => {
   it('skips with one reason where there is no nvcc anywhere it looks', () => {
-    const { exists, listDir } = fakeFs([]);
+    const { exists, listDir } = fakeFileSystem([]);
     const plan = buildPlan({ PATH: '/usr/bin:/bin' }, 'linux-x64', exists, listDir);
     expect(plan).toEqual({
       skip: 'nvcc not found (looked in PATH, CUDA_HOME, CUDA_PATH, /usr/local/cuda*)',
@@ -43,7 +31,7 @@ describe('finding nvcc', () => {
   });
 
   it('looks in PATH, then CUDA_HOME and CUDA_PATH, then /usr/local/cuda, then versioned installs newest first', () => {
-    const { listDir } = fakeFs([
+    const { listDir } = fakeFileSystem([
       ...toolkit('/usr/local/cuda-12.8'),
       ...toolkit('/usr/local/cuda-13.0'),
       ...toolkit('/usr/local/cuda-9.2'),
@@ -64,7 +52,7 @@ describe('finding nvcc', () => {
   });
 
   it('takes CUDA_HOME when nvcc is not on PATH', () => {
-    const { exists, listDir } = fakeFs(toolkit('/opt/cuda'));
+    const { exists, listDir } = fakeFileSystem(toolkit('/opt/cuda'));
     expect(findToolkit({ PATH: '/usr/bin', CUDA_HOME: '/opt/cuda' }, exists, listDir)).toEqual({
       nvcc: '/opt/cuda/bin/nvcc',
       home: '/opt/cuda',
@@ -73,7 +61,10 @@ describe('finding nvcc', () => {
   });
 
   it('resolves a wrapper on PATH (no include/ beside it) to a toolkit root that has one', () => {
-    const { exists, listDir } = fakeFs(['/usr/local/bin/nvcc', ...toolkit('/usr/local/cuda-13.0')]);
+    const { exists, listDir } = fakeFileSystem([
+      '/usr/local/bin/nvcc',
+      ...toolkit('/usr/local/cuda-13.0'),
+    ]);
     expect(findToolkit({ PATH: '/usr/local/bin' }, exists, listDir)).toEqual({
       nvcc: '/usr/local/cuda-13.0/bin/nvcc',
       home: '/usr/local/cuda-13.0',

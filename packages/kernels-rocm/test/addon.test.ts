@@ -1,4 +1,3 @@
-import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
@@ -9,6 +8,7 @@ import {
   registeredOps,
   registerKernels,
 } from '@slimlm/kernels-cuda/gpu';
+import { importInFreshProcess } from '@slimlm/kernels-cuda/scripts/gpu-testing.mjs';
 import { describe, expect, it } from 'vitest';
 import { DEFAULT_TARGETS, findToolkit } from '../scripts/rocm-toolkit.mjs';
 import { available, buildCapabilities, loadError, PRIORITY, ROCM } from '../src/index';
@@ -28,18 +28,8 @@ const rocm = load(rocmAddonPath);
 const cuda = load(join(cudaDir, 'build/Release/slimlm_cuda.node'));
 
 /** Imports the built package in a fresh process and reports what it registered and printed. */
-function importPackage(env: Record<string, string> = {}) {
-  const script = `import('@slimlm/kernels-rocm').then(async (m) => {
-    const core = await import('@slimlm/core');
-    console.log(JSON.stringify({ available: m.available, backends: core.listBackends().map((b) => b.name) }));
-  })`;
-  const run = spawnSync(process.execPath, ['-e', script], {
-    cwd: packageDir,
-    env: { ...process.env, ...env },
-    encoding: 'utf8',
-  });
-  return { ...run, result: JSON.parse(run.stdout) as { available: boolean; backends: string[] } };
-}
+const importPackage = (env: Record<string, string> = {}) =>
+  importInFreshProcess('@slimlm/kernels-rocm', packageDir, env);
 
 describe('the ROCm addon', () => {
   // CI installs hipcc, so there the build must have happened and these run.

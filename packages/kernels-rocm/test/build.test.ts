@@ -1,5 +1,6 @@
 import { spawnSync } from 'node:child_process';
 import { readdirSync } from 'node:fs';
+import { fakeFileSystem } from '@slimlm/kernels-cuda/scripts/gpu-testing.mjs';
 import { describe, expect, it } from 'vitest';
 import {
   buildPlan,
@@ -14,19 +15,6 @@ import {
 
 const packageDir = new URL('..', import.meta.url).pathname;
 
-/** A file system of the given paths (files and the folders that hold them). */
-function fakeFs(paths: string[]) {
-  const exists = (p: string) => paths.includes(p);
-  const listDir = (dir: string) => [
-    ...new Set(
-      paths
-        .filter((p) => p.startsWith(`${dir}/`))
-        .map((p) => p.slice(dir.length + 1).split('/')[0]!),
-    ),
-  ];
-  return { exists, listDir };
-}
-
 /** An install: hipcc, HIP's headers and its runtime library in `lib`. */
 const rocm = (root: string, lib = 'lib') => [
   `${root}/bin/hipcc`,
@@ -36,7 +24,7 @@ const rocm = (root: string, lib = 'lib') => [
 
 describe('finding hipcc', () => {
   it('skips with one reason where there is no hipcc anywhere it looks', () => {
-    const { exists, listDir } = fakeFs([]);
+    const { exists, listDir } = fakeFileSystem([]);
     expect(buildPlan({ PATH: '/usr/bin:/bin' }, 'linux-x64', exists, listDir)).toEqual({
       skip: 'hipcc not found (looked in PATH, ROCM_PATH, HIP_PATH, /opt/rocm*; Debian/Ubuntu: apt install hipcc)',
     });
@@ -49,7 +37,7 @@ describe('finding hipcc', () => {
   });
 
   it('looks in PATH, then ROCM_PATH and HIP_PATH, then /opt/rocm, then versioned installs newest first', () => {
-    const { listDir } = fakeFs([...rocm('/opt/rocm-5.7.1'), ...rocm('/opt/rocm-6.2.0')]);
+    const { listDir } = fakeFileSystem([...rocm('/opt/rocm-5.7.1'), ...rocm('/opt/rocm-6.2.0')]);
     const order = hipccCandidates({ PATH: '/a:/b', ROCM_PATH: '/r', HIP_PATH: '/h' }, listDir).map(
       ([, p]) => p,
     );
@@ -65,7 +53,7 @@ describe('finding hipcc', () => {
   });
 
   it("finds Debian's layout (/usr/bin/hipcc, the runtime in the multiarch folder)", () => {
-    const { exists, listDir } = fakeFs(rocm('/usr', 'lib/x86_64-linux-gnu'));
+    const { exists, listDir } = fakeFileSystem(rocm('/usr', 'lib/x86_64-linux-gnu'));
     expect(findToolkit({ PATH: '/usr/bin' }, exists, listDir)).toEqual({
       hipcc: '/usr/bin/hipcc',
       home: '/usr',
@@ -75,7 +63,7 @@ describe('finding hipcc', () => {
   });
 
   it('passes over a hipcc without HIP headers or runtime beside it', () => {
-    const { exists, listDir } = fakeFs([
+    const { exists, listDir } = fakeFileSystem([
       '/stale/bin/hipcc',
       '/headers-only/bin/hipcc',
       '/headers-only/include/hip/hip_runtime.h',
@@ -102,7 +90,7 @@ describe('targets', () => {
     expect(() => rocmTargets({ SLIMLM_ROCM_TARGETS: 'gfx90a,sm_90a' })).toThrow(
       "SLIMLM_ROCM_TARGETS: 'sm_90a' is not an AMD GPU target like gfx90a or gfx1030",
     );
-    const { exists, listDir } = fakeFs(rocm('/opt/rocm'));
+    const { exists, listDir } = fakeFileSystem(rocm('/opt/rocm'));
     expect(buildPlan({ SLIMLM_ROCM_TARGETS: 'mi300' }, 'linux-x64', exists, listDir)).toMatchObject(
       { skip: expect.stringContaining("'mi300'") },
     );
