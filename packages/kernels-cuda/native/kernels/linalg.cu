@@ -76,6 +76,17 @@ __device__ void tileProduct(Operand a, int64_t rows, Operand b, int64_t cols, in
   }
 }
 
+/// store(i, j, acc[r][c]) for each of the thread's 16 results of tileProduct: tile row i = ty + 16 r,
+/// column j = tx + 16 c.
+template <typename Store>
+__device__ __forceinline__ void forEachResult(const float (&acc)[4][4], Store store) {
+  const int tx = threadIdx.x % 16, ty = threadIdx.x / 16;
+#pragma unroll
+  for (int r = 0; r < 4; r++)
+#pragma unroll
+    for (int c = 0; c < 4; c++) store(ty + 16 * r, tx + 16 * c, acc[r][c]);
+}
+
 // ---- diagonal tiles in f64 shared memory ----
 
 /// Loads the lower triangle of the order-`size` tile at (origin, origin) of `v` (zeros above the
@@ -193,12 +204,9 @@ __global__ void __launch_bounds__(kLinalgThreads)
   const int64_t rows = smaller(kTile, n - row0);
   float acc[4][4];
   tileProduct(Operand{w + row0 * n + origin, n, 1}, rows, Operand{inverse, 1, kTile}, kTile, kTile, staging, acc);
-  const int tx = threadIdx.x % 16, ty = threadIdx.x / 16;
-#pragma unroll
-  for (int r = 0; r < 4; r++)
-#pragma unroll
-    for (int c = 0; c < 4; c++)
-      if (ty + 16 * r < rows) w[(row0 + ty + 16 * r) * n + origin + tx + 16 * c] = acc[r][c];
+  forEachResult(acc, [&](int i, int j, float v) {
+    if (i < rows) w[(row0 + i) * n + origin + j] = v;
+  });
 }
 
 /// The trailing lower tiles (I, J), J <= I, right of panel p: A[I][J] -= L[I][p] L[J][p]ᵀ.
@@ -213,15 +221,10 @@ __global__ void __launch_bounds__(kLinalgThreads)
   float acc[4][4];
   tileProduct(Operand{w + row0 * n + origin, n, 1}, rows, Operand{w + col0 * n + origin, 1, n}, cols, kTile,
               staging, acc);
-  const int tx = threadIdx.x % 16, ty = threadIdx.x / 16;
   const bool diagonal = blockIdx.x == blockIdx.y;
-#pragma unroll
-  for (int r = 0; r < 4; r++)
-#pragma unroll
-    for (int c = 0; c < 4; c++) {
-      const int i = ty + 16 * r, j = tx + 16 * c;
-      if (i < rows && j < cols && (!diagonal || j <= i)) w[(row0 + i) * n + col0 + j] -= acc[r][c];
-    }
+  forEachResult(acc, [&](int i, int j, float v) {
+    if (i < rows && j < cols && (!diagonal || j <= i)) w[(row0 + i) * n + col0 + j] -= v;
+  });
 }
 
 /// out = outᵀ for a lower triangular out: each pair below the diagonal moves above it.
@@ -260,11 +263,8 @@ __global__ void __launch_bounds__(kLinalgThreads)
   tileProduct(Operand{factor.data + row0 * factor.rowStride + col0 * factor.colStride, factor.rowStride,
                       factor.colStride},
               rows, Operand{x + col0 * n + col0, n, 1}, kTile, row0 - col0, staging, acc);
+  forEachResult(acc, [&](int i, int j, float v) { sum[i][j] = v; });
   const int tx = threadIdx.x % 16, ty = threadIdx.x / 16;
-#pragma unroll
-  for (int r = 0; r < 4; r++)
-#pragma unroll
-    for (int c = 0; c < 4; c++) sum[ty + 16 * r][tx + 16 * c] = acc[r][c];
   for (int e = threadIdx.x; e < kTile * kTile; e += kLinalgThreads) {
     const int i = e / kTile, j = e % kTile;
     diagonal[i][j] = i < rows && j < rows ? x[(row0 + i) * n + row0 + j] : 0.0f;
@@ -279,11 +279,9 @@ __global__ void __launch_bounds__(kLinalgThreads)
     for (int r = 0; r < 4; r++)
 #pragma unroll
       for (int c = 0; c < 4; c++) acc[r][c] = fmaf(diagonal[ty + 16 * r][k], sum[k][tx + 16 * c], acc[r][c]);
-#pragma unroll
-  for (int r = 0; r < 4; r++)
-#pragma unroll
-    for (int c = 0; c < 4; c++)
-      if (ty + 16 * r < rows) x[(row0 + ty + 16 * r) * n + col0 + tx + 16 * c] = -acc[r][c];
+  forEachResult(acc, [&](int i, int j, float v) {
+    if (i < rows) x[(row0 + i) * n + col0 + j] = -v;
+  });
 }
 
 /// out[I][J] = out[J][I] = Σ_{K>=I} X[K][I]ᵀ X[K][J] for the lower tiles J <= I.
@@ -295,17 +293,12 @@ __global__ void __launch_bounds__(kLinalgThreads) gramKernel(const float* x, flo
   float acc[4][4];
   tileProduct(Operand{x + row0 * n + row0, 1, n}, rows, Operand{x + row0 * n + col0, n, 1}, cols, n - row0,
               staging, acc);
-  const int tx = threadIdx.x % 16, ty = threadIdx.x / 16;
   const bool diagonal = blockIdx.x == blockIdx.y;
-#pragma unroll
-  for (int r = 0; r < 4; r++)
-#pragma unroll
-    for (int c = 0; c < 4; c++) {
-      const int64_t i = ty + 16 * r, j = tx + 16 * c;
-      if (i >= rows || j >= cols) continue;
-      out[(row0 + i) * n + col0 + j] = acc[r][c];
-      if (!diagonal) out[(col0 + j) * n + row0 + i] = acc[r][c];
-    }
+  forEachResult(acc, [&](int i, int j, float v) {
+    if (i >= rows || j >= cols) return;
+    out[(row0 + i) * n + col0 + j] = v;
+    if (!diagonal) out[(col0 + j) * n + row0 + i] = v;
+  });
 }
 
 }  // namespace
